@@ -1,0 +1,399 @@
+"""Typed engine configuration: ``cmp.toml`` < ``CMP_<SECTION>__<KEY>`` env < CLI flags.
+
+One frozen tree of dataclasses, loaded once and passed explicitly (module globals do not
+cross Ray worker processes). Unknown keys are rejected with the source that named them, and
+secrets live in :class:`Secret`, whose repr never shows the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from engine.errors import ConfigError
+
+CONFIG_FILE = "cmp.toml"
+ENV_PREFIX = "CMP_"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value that must not appear in logs, reprs or ``--json`` dumps."""
+
+    value: str = ""
+
+    def reveal(self) -> str:
+        return self.value
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self.value else "Secret('')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    address: str = ""  # empty: start and own a local Ray
+    namespace: str = "cmp"
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8265
+    num_cpus: int = 0  # 0: all cores of this machine (local Ray only)
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    url: str = ""
+    token: Secret = Secret("")
+    timeout_seconds: float = 10.0
+    max_in_flight: int = 64  # concurrent commands in flight against this target
+    rate_per_second: float = 0.0  # 0: unlimited
+    max_retries: int = 5  # NE retries before NF
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 60.0
+    lease_seconds: float = 60.0  # a claim older than this goes back to work
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    ocs: EndpointConfig = EndpointConfig()
+    openet: EndpointConfig = EndpointConfig()
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    enabled: bool = True
+    poll_seconds: float = 2.0
+
+
+#: Config names of the daemons of DOMAIN.md; the registry in actors/ maps them to classes.
+DAEMON_NAMES: tuple[str, ...] = (
+    "load_provisioning",
+    "load_bill_cycle",
+    "ocs_adaptor",
+    "openet_adaptor",
+    "extract_provisioning",
+    "extract_bill_cycle",
+)
+
+
+@dataclass(frozen=True)
+class DaemonsConfig:
+    load_provisioning: DaemonConfig = DaemonConfig()
+    load_bill_cycle: DaemonConfig = DaemonConfig()
+    ocs_adaptor: DaemonConfig = DaemonConfig(poll_seconds=0.5)
+    openet_adaptor: DaemonConfig = DaemonConfig(poll_seconds=1.0)
+    extract_provisioning: DaemonConfig = DaemonConfig(poll_seconds=10.0)
+    extract_bill_cycle: DaemonConfig = DaemonConfig(poll_seconds=10.0)
+
+    def get(self, name: str) -> DaemonConfig:
+        if name not in DAEMON_NAMES:
+            raise ConfigError(f"unknown daemon {name!r}", hint=f"known: {', '.join(DAEMON_NAMES)}")
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    shard_bytes: int = 64 * 1024 * 1024  # files above this are split into shards
+    max_error_ratio: float = 0.10  # reject the whole file above this share of bad records
+    max_line_bytes: int = 16 * 1024 * 1024
+    workers: int = 0  # parallel shard workers; 0: one per CPU of the cluster
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    exporter: str = "file"  # file | otlp | console | none
+    otlp_endpoint: str = ""
+    otlp_protocol: str = "http/protobuf"  # http/protobuf | grpc
+    service_name: str = "cmp-provisioning"
+
+
+@dataclass(frozen=True)
+class KeysConfig:
+    identity_file: str = "keys/identity.txt"  # relative to home
+    recipients: tuple[str, ...] = ()  # extra recipients of outbound files (partners)
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path = Path("~/.cmp")
+    ray: RayConfig = RayConfig()
+    network: NetworkConfig = NetworkConfig()
+    daemons: DaemonsConfig = DaemonsConfig()
+    load: LoadConfig = LoadConfig()
+    telemetry: TelemetryConfig = TelemetryConfig()
+    keys: KeysConfig = KeysConfig()
+
+    # Paths inside the home (CLI.md).
+    @property
+    def db_path(self) -> Path:
+        return self.home / "data" / "cmp.duckdb"
+
+    @property
+    def identity_path(self) -> Path:
+        return self.home / self.keys.identity_file
+
+    def inbound_dir(self, daemon: str) -> Path:
+        return self.home / "inbound" / daemon
+
+    def outbound_dir(self, daemon: str) -> Path:
+        return self.home / "outbound" / daemon
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def traces_dir(self) -> Path:
+        return self.home / "traces"
+
+    def __post_init__(self) -> None:
+        if self.telemetry.exporter not in ("file", "otlp", "console", "none"):
+            raise ConfigError(
+                f"telemetry.exporter must be file, otlp, console or none, got {self.telemetry.exporter!r}"
+            )
+        if not 0.0 <= self.load.max_error_ratio <= 1.0:
+            raise ConfigError("load.max_error_ratio must be between 0 and 1")
+        if self.load.shard_bytes < 64 * 1024:
+            raise ConfigError("load.shard_bytes must be at least 65536 (one age chunk)")
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CMP_HOME") or "~/.cmp").expanduser()
+
+
+def load_config(
+    home: Path | str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the config of ``home``: its ``cmp.toml``, then ``CMP_*__*`` env, then ``overrides``.
+
+    ``overrides`` maps dotted keys (``"load.shard_bytes"``) to values, as CLI flags give them.
+    """
+    home_path = Path(home).expanduser() if home else default_home()
+    tree: dict[str, Any] = {}
+    toml_path = home_path / CONFIG_FILE
+    if toml_path.exists():
+        try:
+            with toml_path.open("rb") as fh:
+                tree = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", file=str(toml_path)) from None
+    _check_keys(tree, Config, str(toml_path), prefix="")
+    for dotted, value in _env_items(os.environ if env is None else env):
+        _set_dotted(tree, dotted, value, source=f"environment variable {_env_name(dotted)}")
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(tree, dotted, value, source=f"flag for {dotted}")
+    tree.pop("home", None)
+    return _build(Config, {**tree, "home": home_path.resolve()}, source="config")
+
+
+def _env_name(dotted: str) -> str:
+    return ENV_PREFIX + "__".join(p.upper() for p in dotted.split("."))
+
+
+def _env_items(env: Mapping[str, str]):
+    # Only CMP_<SECTION>__<KEY> names are config; CMP_HOME and friends are not.
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            yield ".".join(p.lower() for p in name[len(ENV_PREFIX) :].split("__")), value
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any, *, source: str) -> None:
+    parts = dotted.split(".")
+    cls: Any = Config
+    node = tree
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if part not in fields or part == "home":
+            raise ConfigError(f"unknown config key {dotted!r} (from {source}){_suggest(part, fields)}")
+        ftype = _field_types(cls)[part]
+        if i == len(parts) - 1:
+            if _is_section(ftype):
+                raise ConfigError(f"{dotted!r} is a section, not a key (from {source})")
+            node[part] = value
+        else:
+            if not _is_section(ftype):
+                raise ConfigError(f"unknown config key {dotted!r} (from {source})")
+            node = node.setdefault(part, {})
+            cls = ftype
+
+
+def _check_keys(tree: Mapping[str, Any], cls: Any, source: str, prefix: str) -> None:
+    fields = {f.name for f in dataclasses.fields(cls)}
+    types_ = _field_types(cls)
+    for key, value in tree.items():
+        if key not in fields or (cls is Config and key == "home"):
+            raise ConfigError(f"unknown config key {prefix + key!r}{_suggest(key, fields)}", file=source)
+        if _is_section(types_[key]):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{prefix + key!r} must be a table [{prefix + key}]", file=source)
+            _check_keys(value, types_[key], source, prefix + key + ".")
+
+
+def _suggest(key: str, known) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _is_section(tp: Any) -> bool:
+    return dataclasses.is_dataclass(tp) and tp is not Secret
+
+
+def _field_types(cls: Any) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: Any, data: Mapping[str, Any], source: str) -> Any:
+    kwargs = {}
+    types_ = _field_types(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _coerce(types_[f.name], data[f.name], f"{source}.{f.name}")
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_UNITS = {None: 1, "b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """``"64MiB"`` → 67108864. Plain integers are bytes."""
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ValueError(f"not a size: {text!r} (use e.g. 65536, 64MiB, 1GB)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower() if m.group(2) else None])
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    key = where.removeprefix("config.")
+    if _is_section(tp):
+        return _build(tp, value, where)
+    try:
+        if tp is Secret:
+            return value if isinstance(value, Secret) else Secret(str(value))
+        if tp is Path:
+            return Path(value).expanduser()
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"expected true or false, got {value!r}")
+        if tp is int:
+            if isinstance(value, bool):
+                raise ValueError("expected an integer, got a boolean")
+            if isinstance(value, int):
+                return value
+            return parse_size(value) if key.endswith("_bytes") else int(str(value).strip())
+        if tp is float:
+            if isinstance(value, bool):
+                raise ValueError("expected a number, got a boolean")
+            return float(value)
+        if tp is str:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError(f"expected a string, got {type(value).__name__}")
+            return str(value)
+        origin = typing.get_origin(tp)
+        if origin is tuple:
+            items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+            return tuple(str(v) for v in items)
+        if origin in (types.UnionType, typing.Union):
+            return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad value for {key}: {exc}") from None
+    raise ConfigError(f"unsupported config type for {key}: {tp!r}")
+
+
+def to_dict(config: Config, *, reveal: bool = False) -> dict[str, Any]:
+    """The config as plain data (secrets redacted unless ``reveal``), e.g. for ``--json``."""
+
+    def conv(obj: Any) -> Any:
+        if isinstance(obj, Secret):
+            return obj.reveal() if reveal else ("***" if obj else "")
+        if dataclasses.is_dataclass(obj):
+            return {f.name: conv(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        if isinstance(obj, Path):
+            return str(obj)
+        if isinstance(obj, tuple):
+            return [conv(v) for v in obj]
+        return obj
+
+    return conv(config)
+
+
+DEFAULT_TOML = """\
+# cmp-provisioning engine configuration. Every key is optional; values shown are defaults.
+# Override any key with an environment variable CMP_<SECTION>__<KEY> (e.g. CMP_LOAD__SHARD_BYTES)
+# or a command-line flag. Unknown keys are rejected.
+
+[ray]
+address = ""            # empty: start and own a local Ray; else e.g. "ray://head:10001" or "auto"
+namespace = "cmp"
+dashboard_host = "127.0.0.1"
+dashboard_port = 8265
+
+[network.ocs]
+url = ""                # e.g. "http://127.0.0.1:8700" (netsim) or the OCS's TMF API base
+token = ""              # bearer token; kept out of logs
+max_in_flight = 64
+max_retries = 5
+
+[network.openet]
+url = ""
+token = ""
+
+[load]
+shard_bytes = "64MiB"   # files above this are decrypted and parsed in parallel shards
+max_error_ratio = 0.10  # reject a whole file whose share of bad records is above this
+
+[telemetry]
+exporter = "file"       # file (traces/*.jsonl) | otlp | console | none
+"""
+
+
+__all__ = [
+    "Config",
+    "DaemonConfig",
+    "DaemonsConfig",
+    "DAEMON_NAMES",
+    "EndpointConfig",
+    "KeysConfig",
+    "LoadConfig",
+    "NetworkConfig",
+    "RayConfig",
+    "Secret",
+    "TelemetryConfig",
+    "DEFAULT_TOML",
+    "default_home",
+    "load_config",
+    "parse_size",
+    "to_dict",
+]

@@ -1,0 +1,75 @@
+"""Opening the engine's DuckDB file and bringing its schema up to date.
+
+Only the Store (one process) opens the file read-write (ARCHITECTURE.md rule 2); the CLI may
+open it read-only for audits when no engine runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from engine.errors import StoreBusy, StoreError
+from engine.store.schema import MIGRATIONS, Migration
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       VARCHAR NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
+
+
+def connect(path: Path | str, *, read_only: bool = False, migrate: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the database at ``path`` (created if missing) and run pending migrations."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.exists():
+        raise StoreError(f"no database at {path}", hint="run `cmpctl init` first")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreBusy(
+                f"the database {path} is open in another process",
+                hint="the running engine owns it: use cmpctl commands that go through the engine, "
+                "or stop it with `cmpctl down`",
+            ) from None
+        raise StoreError(f"cannot open {path}: {exc}") from None
+    # Bulk loads do not need insertion order, and keeping it costs memory and speed.
+    con.execute("SET preserve_insertion_order = false")
+    if migrate and not read_only:
+        apply_migrations(con)
+    return con
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    con.execute(_LEDGER)
+    return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
+def apply_migrations(
+    con: duckdb.DuckDBPyConnection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> list[int]:
+    """Apply every migration not yet recorded, each in one transaction. Returns the new ones."""
+    done = applied_versions(con)
+    applied = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            migration.apply(con)
+            con.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                [migration.version, migration.name],
+            )
+            con.execute("COMMIT")
+        except Exception as exc:
+            con.execute("ROLLBACK")
+            raise StoreError(f"migration {migration.version} ({migration.name}) failed: {exc}") from exc
+        applied.append(migration.version)
+    return applied
