@@ -255,6 +255,7 @@ CREATE TABLE batches (
 CREATE TABLE batch_errors (
     batch_id   BIGINT NOT NULL,
     line_no    BIGINT NOT NULL,
+    shard_no   INTEGER NOT NULL DEFAULT 0,             -- for renumbering lines at commit
     record_key VARCHAR,                              -- orderRef etc. when it could be read
     raw        VARCHAR NOT NULL,
     reasons    VARCHAR[] NOT NULL,
@@ -386,4 +387,13 @@ CREATE TABLE reconciliation_discrepancies (
 """
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "domain tables", _sql(V1_DOMAIN)),)
+def _staging(con: duckdb.DuckDBPyConnection) -> None:
+    from engine.store.staging import create_staging_tables
+
+    create_staging_tables(con)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "domain tables", _sql(V1_DOMAIN)),
+    Migration(2, "batch staging tables from the record types' Arrow schemas", _staging),
+)

@@ -1,0 +1,148 @@
+"""The one place in engine/ that imports Ray: starting, joining and describing a cluster.
+
+Everything else in engine/ is plain Python; actors/ wraps it. The address of the Ray that
+`cmpctl up` started or joined is kept in ``<home>/run/ray.json`` so later commands find it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import ray
+
+from engine.config import Config
+from engine.errors import EngineNotRunning
+
+RUN_FILE = Path("run") / "ray.json"
+
+
+@dataclass(frozen=True)
+class RayRun:
+    address: str  # GCS address, host:port
+    dashboard_url: str
+    owned: bool  # started by `cmpctl up` (and stopped by `down`)
+    head_pid: int = 0  # the `ray start --block` process of an owned head
+
+
+def run_file(config: Config) -> Path:
+    return config.home / RUN_FILE
+
+
+def read_run(config: Config) -> RayRun | None:
+    path = run_file(config)
+    if not path.exists():
+        return None
+    return RayRun(**json.loads(path.read_text()))
+
+
+def write_run(config: Config, run: RayRun) -> None:
+    path = run_file(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(run)))
+
+
+def clear_run(config: Config) -> None:
+    run_file(config).unlink(missing_ok=True)
+
+
+def start_local_head(config: Config) -> RayRun:
+    """Start a local Ray head that outlives this process, with the dashboard on loopback.
+
+    ``ray start --head --block`` runs in its own session; stopping that one process (``down``)
+    stops the head's raylet, GCS and workers, and no other Ray on the machine.
+    """
+    port = free_port()
+    log = config.home / "run" / "ray-head.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+        "--node-ip-address", "127.0.0.1", "--port", str(port),
+        "--dashboard-host", config.ray.dashboard_host,
+        "--dashboard-port", str(config.ray.dashboard_port or free_port()),
+        "--disable-usage-stats",
+    ]
+    if config.ray.num_cpus:
+        cmd += ["--num-cpus", str(config.ray.num_cpus)]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    address = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if proc.poll() is not None:
+            raise EngineNotRunning(f"the local Ray head exited at start (code {proc.returncode}); see {log}")
+        try:
+            ray.init(address=address, namespace=config.ray.namespace, log_to_driver=False)
+            break
+        except (ConnectionError, RuntimeError) as exc:
+            if time.monotonic() > deadline:
+                proc.terminate()
+                raise EngineNotRunning(f"the local Ray head did not come up in 90 s: {exc}; see {log}") from None
+            time.sleep(1.0)
+    return RayRun(address, dashboard_url(), owned=True, head_pid=proc.pid)
+
+
+def stop_local_head(run: RayRun, timeout: float = 60.0) -> None:
+    """Stop the head that `up` started (its whole process group)."""
+    if ray.is_initialized():
+        ray.shutdown()
+    if not run.head_pid:
+        return
+    try:
+        os.killpg(run.head_pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(run.head_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(run.head_pid, signal.SIGKILL)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def connect(config: Config, address: str | None = None) -> RayRun:
+    """Join the Ray of ``address``, of the home's run file, or of ``ray.address``; else raise."""
+    if ray.is_initialized():
+        run = read_run(config)
+        return run or RayRun(ray.get_runtime_context().gcs_address, dashboard_url(), owned=False)
+    run = read_run(config)
+    target = address or (run.address if run else "") or config.ray.address
+    if not target:
+        raise EngineNotRunning("the engine is not running", hint="start it with `cmpctl up`")
+    try:
+        ray.init(address=target, namespace=config.ray.namespace, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise EngineNotRunning(f"cannot reach Ray at {target}: {exc}", hint="start the engine with `cmpctl up`") from None
+    return run or RayRun(target, dashboard_url(), owned=False)
+
+
+def init_local_for_tests(num_cpus: int = 2) -> None:
+    """A private local Ray in this process (tests, `cmpctl demo`)."""
+    if not ray.is_initialized():
+        ray.init(num_cpus=num_cpus, include_dashboard=False, namespace="cmp", log_to_driver=False)
+
+
+def dashboard_url() -> str:
+    try:
+        url = ray.get_runtime_context().worker.node.address_info.get("webui_url") or ""
+    except Exception:  # the dashboard is optional
+        url = ""
+    return f"http://{url}" if url and not url.startswith("http") else url

@@ -1,0 +1,47 @@
+"""Shared fixtures: the shared/ folder, a fresh engine home, and one local Ray per module."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("CMP_SHARED_DIR") or REPO.parent / "shared")
+
+
+@pytest.fixture(scope="session")
+def age_vectors_dir() -> Path:
+    path = shared_dir() / "testdata" / "age-vectors"
+    if not path.is_dir():
+        pytest.fail(f"age conformance vectors not found at {path} (set CMP_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    """A fresh engine home made by `cmpctl init`'s own code."""
+    from engine.home import init_home
+
+    return init_home(tmp_path / "home").home
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray for the whole test module (starting Ray costs seconds)."""
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, namespace="cmp", log_to_driver=False,
+             configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def have_age_tool() -> bool:
+    return shutil.which("age") is not None and shutil.which("age-keygen") is not None
