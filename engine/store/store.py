@@ -80,10 +80,11 @@ class Store:
             return {"status": "rejected", "reason": row[0], "error_class": row[1]}
         return None
 
-    def committed_batch_of(self, sha256: str) -> int | None:
+    def committed_file(self, sha256: str) -> tuple[int, str] | None:
+        """(batch id, file name) of the committed load of this ciphertext, if any."""
         with self.cursor() as cur:
-            row = cur.execute("SELECT batch_id FROM files WHERE sha256 = ?", [sha256]).fetchone()
-        return row[0] if row else None
+            row = cur.execute("SELECT batch_id, name FROM files WHERE sha256 = ?", [sha256]).fetchone()
+        return (row[0], row[1]) if row else None
 
     # -- audit queries (read-only) -------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""Typed facades over the engine's actors, so callers never write ``.remote()``/``ray.get()``.
+
+``call`` turns Ray's wrapping back into the engine's own errors: an EngineError raised in an
+actor arrives as itself, and a dead or restarting actor as a transient StoreBusy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayTaskError
+
+from actors import names
+from engine.errors import EngineError, EngineNotRunning, StoreBusy
+
+
+def call(ref, timeout: float | None = None) -> Any:
+    try:
+        return ray.get(ref, timeout=timeout)
+    except RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, EngineError):
+            raise cause from None
+        raise
+    except (ActorDiedError, ActorUnavailableError) as exc:
+        raise StoreBusy(f"an engine actor is restarting: {type(exc).__name__}", hint="retry shortly") from None
+
+
+def actor(name: str, namespace: str = "cmp"):
+    try:
+        return ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        raise EngineNotRunning(f"no {name} actor is running", hint="start the engine with `cmpctl up`") from None
+
+
+class StoreClient:
+    """The Store actor's facade (every method blocks until the Store answers)."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    @classmethod
+    def lookup(cls, namespace: str = "cmp") -> "StoreClient":
+        return cls(actor(names.STORE, namespace))
+
+    def __getattr__(self, method: str):
+        remote = getattr(self.handle, method)
+
+        def invoke(*args, **kwargs):
+            return call(remote.remote(*args, **kwargs))
+
+        invoke.__name__ = method
+        return invoke

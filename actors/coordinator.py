@@ -1,0 +1,103 @@
+"""The load coordinator: runs a file's shards as Ray tasks on any node, the Store commits.
+
+The plain pipeline (engine.loading.pipeline) decides everything; this module only supplies a
+runner that fans shards out as Ray tasks with bounded in-flight work (memory stays flat
+whatever the file size) and a facade that sends the Store calls to the Store actor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import ray
+
+from actors.clients import call
+from engine import age
+from engine.config import Config
+from engine.loading.pipeline import LoadSettings, load_file
+from engine.loading.shards import FilePlan, ShardSpec, process_shard
+
+
+@ray.remote(max_retries=3, retry_exceptions=False)
+def shard_task(plan: FilePlan, spec: ShardSpec, batch_id: int, store) -> tuple[int, int, str]:
+    """Decrypt and parse one shard, hand its Arrow tables to the Store. Runs in any Ray worker.
+
+    Ray re-runs it if its worker dies; the Store ignores a shard it already has.
+    """
+    result = process_shard(plan, spec)
+    call(store.add_shard.remote(batch_id, result))
+    return spec.shard_no, result.plaintext_bytes, ray.get_runtime_context().get_node_id()
+
+
+class RayShardRunner:
+    def __init__(self, store, max_in_flight: int):
+        self.store = store
+        self.max_in_flight = max(1, max_in_flight)
+        self.nodes: set[str] = set()
+
+    def run(self, plan, specs: Sequence[ShardSpec], batch_id: int, on_done) -> None:
+        pending = list(specs)
+        in_flight = []
+        while pending or in_flight:
+            while pending and len(in_flight) < self.max_in_flight:
+                spec = pending.pop(0)
+                in_flight.append(
+                    shard_task.options(scheduling_strategy="SPREAD").remote(plan, spec, batch_id, self.store)
+                )
+            done, in_flight = ray.wait(in_flight, num_returns=1)
+            _, nbytes, node = ray.get(done[0])
+            self.nodes.add(node)
+            on_done(nbytes)
+
+
+class StoreSink:
+    """The LoadSink protocol over the Store actor."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def begin_load(self, meta):
+        return call(self.store.begin_load.remote(meta))
+
+    def add_shard(self, batch_id, result):
+        return call(self.store.add_shard.remote(batch_id, result))
+
+    def commit_load(self, batch_id, **kwargs):
+        return call(self.store.commit_load.remote(batch_id, **kwargs))
+
+    def abort_load(self, batch_id):
+        try:
+            ray.get(self.store.abort_load.remote(batch_id))
+        except ray.exceptions.RayError:
+            pass  # a dead Store has already dropped the open transaction
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
+class LoadCoordinator:
+    """Runs in its own worker process; one load per calling daemon at a time."""
+
+    def __init__(self, config: Config, store):
+        self._config = config
+        self._store = store
+        self._identities = age.load_identities(config.identity_path)
+        self.last_nodes: list[str] = []
+
+    def load(self, path: str, daemon: str, trace_id: str | None = None):
+        cfg = self._config
+        workers = cfg.load.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        runner = RayShardRunner(self._store, max_in_flight=workers + 1)
+        settings = LoadSettings(
+            daemon=daemon,
+            shard_bytes=cfg.load.shard_bytes,
+            max_error_ratio=cfg.load.max_error_ratio,
+            max_line_bytes=cfg.load.max_line_bytes,
+            work_dir=cfg.home / "work",
+        )
+        result = load_file(Path(path), settings=settings, identities=self._identities,
+                           sink=StoreSink(self._store), runner=runner, trace_id=trace_id)
+        self.last_nodes = sorted(runner.nodes)
+        return result
+
+    def nodes_of_last_load(self) -> list[str]:
+        return self.last_nodes

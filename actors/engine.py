@@ -1,0 +1,109 @@
+"""Starting and finding the engine's actors in the ``cmp`` namespace.
+
+Every actor is named, detached and restartable, so the engine outlives the CLI that
+started it; ``get_if_exists`` makes starting idempotent (a second ``up`` finds the first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ray
+
+from actors import names
+from actors.clients import StoreClient, actor, call
+from actors.coordinator import LoadCoordinator
+from actors.load_daemon import LoadDaemonActor
+from actors.store import StoreActor
+from engine.config import Config
+from engine.errors import EngineError
+
+LOAD_DAEMONS = ("load_provisioning", "load_bill_cycle")
+
+
+@dataclass
+class EngineHandles:
+    store: object
+    coordinator: object
+    daemons: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def store_client(self) -> StoreClient:
+        return StoreClient(self.store)
+
+
+def _opts(name: str, config: Config) -> dict:
+    return dict(name=name, namespace=config.ray.namespace, lifetime="detached", get_if_exists=True)
+
+
+def start_engine(config: Config, *, autostart_daemons: bool = True) -> EngineHandles:
+    """Create (or find) the Store, the load coordinator and every enabled daemon."""
+    store = StoreActor.options(**_opts(names.STORE, config)).remote(str(config.db_path))
+    call(store.pid.remote())  # wait until the database is open and migrated
+    coordinator = LoadCoordinator.options(**_opts(names.COORDINATOR, config)).remote(config, store)
+    handles = EngineHandles(store, coordinator)
+    for config_name in LOAD_DAEMONS:
+        if not config.daemons.get(config_name).enabled:
+            continue
+        spec = names.daemon(config_name)
+        handles.daemons[config_name] = LoadDaemonActor.options(**_opts(spec.actor_name, config)).remote(
+            spec, config, store, coordinator, autostart_daemons
+        )
+    for handle in handles.daemons.values():
+        call(handle.state.remote())
+    return handles
+
+
+def find_engine(config: Config) -> EngineHandles:
+    ns = config.ray.namespace
+    handles = EngineHandles(actor(names.STORE, ns), actor(names.COORDINATOR, ns))
+    for config_name in LOAD_DAEMONS:
+        try:
+            handles.daemons[config_name] = ray.get_actor(names.daemon(config_name).actor_name, namespace=ns)
+        except ValueError:
+            pass  # disabled
+    return handles
+
+
+def stop_engine(config: Config) -> list[str]:
+    """Stop daemons first (each finishes the file in hand), then the coordinator and the Store."""
+    stopped = []
+    ns = config.ray.namespace
+    for config_name in LOAD_DAEMONS:
+        name = names.daemon(config_name).actor_name
+        try:
+            handle = ray.get_actor(name, namespace=ns)
+        except ValueError:
+            continue
+        try:
+            call(handle.stop.remote(), timeout=600)
+        except EngineError:
+            pass  # a daemon that cannot answer is killed all the same
+        finally:
+            ray.kill(handle, no_restart=True)
+        stopped.append(name)
+    for name in (names.COORDINATOR, names.STORE):
+        try:
+            handle = ray.get_actor(name, namespace=ns)
+        except ValueError:
+            continue
+        if name == names.STORE:
+            call(handle.shutdown.remote(), timeout=120)
+        ray.kill(handle, no_restart=True)
+        stopped.append(name)
+    _wait_until_gone(stopped, ns)
+    return stopped
+
+
+def _wait_until_gone(actor_names: list[str], namespace: str, timeout: float = 30.0) -> None:
+    """ray.kill is asynchronous: wait until the names are free for a new engine."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for name in actor_names:
+        while time.monotonic() < deadline:
+            try:
+                ray.get_actor(name, namespace=namespace)
+            except ValueError:
+                break
+            time.sleep(0.1)

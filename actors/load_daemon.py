@@ -1,0 +1,94 @@
+"""Load daemon actors: one per Load daemon of DOMAIN.md, polling its inbound folder.
+
+Detached, named after the daemon (e.g. ``Load/Provisioning/FromGenericFormat``), restartable:
+a restarted instance has no memory but the database, and simply polls its folder again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import ray
+
+from actors.clients import call
+from actors.names import DaemonSpec
+from engine.config import Config
+from engine.loading.daemon import LoadDaemon, Outcome
+from engine.loading.inbox import Inbox
+
+log = logging.getLogger(__name__)
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
+class LoadDaemonActor:
+    """Runs in its own worker process; the poll loop is a thread of that process."""
+
+    def __init__(self, spec: DaemonSpec, config: Config, store, coordinator, autostart: bool = True):
+        self._spec = spec
+        self._store = store
+        self._coordinator = coordinator
+        self._poll_seconds = config.daemons.get(spec.config_name).poll_seconds
+        inbox = Inbox(config.inbound_dir(spec.config_name), config.archive_dir, config.quarantine_dir)
+        self._core = LoadDaemon(
+            spec.actor_name,
+            inbox,
+            load=lambda path: call(coordinator.load.remote(str(path), spec.config_name)),
+            reject=lambda **kw: call(store.record_rejection.remote(**kw)),
+            committed_file=lambda sha: call(store.committed_file.remote(sha)),
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # one poll at a time (timer or poll_now)
+        self._state = "STOPPED"
+        if autostart:
+            self.start()
+
+    def start(self) -> str:
+        if self._thread and self._thread.is_alive():
+            return self._state
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=self._spec.actor_name, daemon=True)
+        self._thread.start()
+        self._set_state("RUNNING")
+        return self._state
+
+    def stop(self) -> str:
+        """Stop polling; a load in progress finishes (its file is then archived or quarantined)."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        self._set_state("STOPPED")
+        return self._state
+
+    def poll_now(self) -> list[Outcome]:
+        with self._lock:
+            outcomes = self._core.poll_once()
+        self._heartbeat(polled=True)
+        return outcomes
+
+    def state(self) -> dict:
+        return {"name": self._spec.actor_name, "state": self._state, "last_error": self._core.last_error}
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_now()
+            except Exception as exc:  # keep polling: the Store may be restarting
+                log.warning("%s poll failed: %s", self._spec.actor_name, exc)
+                self._core.last_error = str(exc)
+            self._stop.wait(self._poll_seconds)
+
+    def _set_state(self, state: str) -> None:
+        self._state = state
+        self._heartbeat(polled=False)
+
+    def _heartbeat(self, *, polled: bool) -> None:
+        s = self._spec
+        try:
+            ray.get(self._store.daemon_heartbeat.remote(
+                name=s.actor_name, daemon_type=s.daemon_type, category=s.category, activity=s.activity,
+                state=self._state, polled=polled, last_error=self._core.last_error))
+        except ray.exceptions.RayError as exc:
+            log.warning("%s: heartbeat failed: %s", s.actor_name, exc)
