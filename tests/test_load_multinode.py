@@ -1,0 +1,41 @@
+"""A sharded load on a multi-node Ray cluster runs shards on more than one node."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from actors.clients import call
+from actors.engine import start_engine, stop_engine
+from tests.test_load_ray import drop, make_home, order_file, wait_for_batches
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0}, connect=False)
+    workers = [c.add_node(num_cpus=1) for _ in range(2)]
+    c.wait_for_nodes()
+    ray.init(address=c.address, namespace="cmp", log_to_driver=False)
+    yield c, workers
+    ray.shutdown()
+    c.shutdown()
+
+
+def test_shards_run_on_several_nodes(cluster, tmp_path):
+    config = make_home(tmp_path, CMP_LOAD__SHARD_BYTES="128KiB")
+    handles = start_engine(config)
+    try:
+        data = order_file(config, 6000, seed=11, identifier="multi-1")
+        drop(config, "multi.jsonl.age", data)
+        [batch] = wait_for_batches(handles.store_client, 1, timeout=180)
+        assert batch["records"] == 6000 and batch["valid_records"] == 6000
+        nodes = call(handles.coordinator.nodes_of_last_load.remote())
+        worker_ids = {n.node_id for n in cluster[1]}
+        assert len(nodes) >= 2 and set(nodes) <= worker_ids
+    finally:
+        stop_engine(config)
