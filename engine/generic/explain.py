@@ -1,0 +1,132 @@
+"""Per-line Python path for the rare lines pyarrow cannot read (broken JSON, wrong JSON types).
+
+Such a line is parsed with `json` and walked against the rule tree: type breaks become reasons
+and the offending value is dropped, so the rest of the record still goes through the same
+vectorised checks as every other record (one implementation of the semantic rules). Only lines
+that already failed come here, so this per-record Python walk never sees the bulk of a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from engine.generic.rules import UNLIMITED, Node
+
+Reason = tuple[str, str]  #: (field path, text)
+
+
+def raw_text(line: bytes) -> str:
+    """A line as text for the error table (without a CRLF's `\r`): invalid UTF-8 bytes are
+    backslash-escaped."""
+    return line.removesuffix(b"\r").decode("utf-8", errors="backslashreplace")
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def explain_line(line: bytes, rules: Node) -> tuple[dict[str, Any] | None, list[Reason]]:
+    """(the record conformed to the rule tree's types, or None; the structural reasons)."""
+    body = line.rstrip(b"\r")
+    if not body.strip(b" \t\r\n"):
+        return None, [("", "empty line")]
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [("", f"not valid UTF-8 at byte {exc.start + 1}")]
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        return None, [("", f"invalid JSON at column {exc.colno}: {exc.msg}")]
+    except (ValueError, RecursionError) as exc:
+        return None, [("", f"invalid JSON: {exc}")]
+    if not isinstance(obj, dict):
+        return None, [("", f"must be a JSON object, got {json_type(obj)}")]
+    reasons: list[Reason] = []
+    return _conform(obj, rules, "", reasons), reasons
+
+
+def _conform(value: Any, node: Node, path: str, out: list[Reason]) -> Any:
+    """`value` with wrong-typed parts dropped (reported in `out`); nulls are left to the checks."""
+    if value is None:
+        return None
+    kind = node.kind
+    if kind == "object":
+        if not isinstance(value, dict):
+            return _wrong(value, "an object", path, out)
+        result = {}
+        for key, item in value.items():
+            child = node.properties.get(key)
+            if child is None:
+                out.append((_join(path, key), "unknown field"))
+            else:
+                result[key] = _conform(item, child, _join(path, key), out)
+        return result
+    if kind == "array":
+        if not isinstance(value, list):
+            return _wrong(value, "an array", path, out)
+        return [_conform(item, node.items, f"{path}[{i}]", out) for i, item in enumerate(value)]  # type: ignore[arg-type]
+    if kind == "string":
+        if not isinstance(value, str):
+            return _wrong(value, "a string", path, out)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            out.append((path, "contains an unpaired UTF-16 surrogate escape"))
+            return None
+        return value
+    if kind == "boolean":
+        return value if isinstance(value, bool) else _wrong(value, "true or false", path, out)
+    if kind == "amount" and value == UNLIMITED:
+        return math.inf  # the reader's representation of UNLIMITED
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        expected = f'a number or "{UNLIMITED}"' if kind == "amount" else ("an integer" if kind == "integer" else "a number")
+        return _wrong(value, expected, path, out)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if math.isinf(number):  # 1e999 or a 400-digit integer: beyond any range the schemas allow
+        out.append((path, f"number out of range, got {str(value)[:40]}"))
+        return None
+    return number
+
+
+def _wrong(value: Any, expected: str, path: str, out: list[Reason]) -> None:
+    out.append((path, f"must be {expected}, got {json_type(value)} {_short(value)}"))
+    return None
+
+
+def conformed_json(record: dict[str, Any]) -> bytes:
+    """Re-serialise a conformed record for pyarrow (UNLIMITED stays +infinity: `Infinity`)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode("utf-8")
+
+
+def suppressed(reasons: list[Reason]) -> set[str]:
+    """Paths whose vectorised reasons would only echo a structural one (the value was dropped)."""
+    return {path for path, _ in reasons}
+
+
+def is_suppressed(path: str, paths: set[str]) -> bool:
+    return any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in paths if p)
