@@ -17,7 +17,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import ray
+# Ray reads its auth mode when it is imported: the engine's clusters use token authentication
+# (the default of local clusters since Ray 2.59), so every process that joins one must say so
+# before the first `import ray`. RAY_AUTH_MODE=disabled in the environment opts out.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+import ray  # noqa: E402
 
 from engine.config import Config
 from engine.errors import EngineNotRunning
@@ -72,6 +77,7 @@ def start_local_head(config: Config) -> RayRun:
     ]
     if config.ray.num_cpus:
         cmd += ["--num-cpus", str(config.ray.num_cpus)]
+    ensure_auth_token()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
@@ -81,14 +87,28 @@ def start_local_head(config: Config) -> RayRun:
         if proc.poll() is not None:
             raise EngineNotRunning(f"the local Ray head exited at start (code {proc.returncode}); see {log}")
         try:
-            ray.init(address=address, namespace=config.ray.namespace, log_to_driver=False)
+            context = ray.init(address=address, namespace=config.ray.namespace, log_to_driver=False)
             break
         except (ConnectionError, RuntimeError) as exc:
             if time.monotonic() > deadline:
                 proc.terminate()
                 raise EngineNotRunning(f"the local Ray head did not come up in 90 s: {exc}; see {log}") from None
             time.sleep(1.0)
-    return RayRun(address, dashboard_url(), owned=True, head_pid=proc.pid)
+    address = ray.get_runtime_context().gcs_address
+    return RayRun(address, _url(context.dashboard_url), owned=True, head_pid=proc.pid)
+
+
+def ensure_auth_token() -> None:
+    """Use Ray's token authentication, with the token where Ray itself looks for it.
+
+    ``RAY_AUTH_TOKEN`` / ``RAY_AUTH_TOKEN_PATH`` win when set; else Ray's default file, which
+    is generated (never printed) when missing. Clients joining the cluster need the same mode.
+    """
+    if os.environ["RAY_AUTH_MODE"] != "token" or os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    if not (Path.home() / ".ray" / "auth_token").exists():
+        subprocess.run([str(Path(sys.executable).with_name("ray")), "get-auth-token", "--generate"],
+                       capture_output=True, check=False)  # output is the token: never shown
 
 
 def stop_local_head(run: RayRun, timeout: float = 60.0) -> None:
@@ -122,16 +142,16 @@ def connect(config: Config, address: str | None = None) -> RayRun:
     """Join the Ray of ``address``, of the home's run file, or of ``ray.address``; else raise."""
     if ray.is_initialized():
         run = read_run(config)
-        return run or RayRun(ray.get_runtime_context().gcs_address, dashboard_url(), owned=False)
+        return run or RayRun(ray.get_runtime_context().gcs_address, "", owned=False)
     run = read_run(config)
     target = address or (run.address if run else "") or config.ray.address
     if not target:
         raise EngineNotRunning("the engine is not running", hint="start it with `cmpctl up`")
     try:
-        ray.init(address=target, namespace=config.ray.namespace, log_to_driver=False)
+        context = ray.init(address=target, namespace=config.ray.namespace, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise EngineNotRunning(f"cannot reach Ray at {target}: {exc}", hint="start the engine with `cmpctl up`") from None
-    return run or RayRun(target, dashboard_url(), owned=False)
+    return run or RayRun(ray.get_runtime_context().gcs_address, _url(context.dashboard_url), owned=False)
 
 
 def init_local_for_tests(num_cpus: int = 2) -> None:
@@ -140,9 +160,7 @@ def init_local_for_tests(num_cpus: int = 2) -> None:
         ray.init(num_cpus=num_cpus, include_dashboard=False, namespace="cmp", log_to_driver=False)
 
 
-def dashboard_url() -> str:
-    try:
-        url = ray.get_runtime_context().worker.node.address_info.get("webui_url") or ""
-    except Exception:  # the dashboard is optional
-        url = ""
-    return f"http://{url}" if url and not url.startswith("http") else url
+def _url(address: str | None) -> str:
+    if not address:
+        return ""
+    return address if address.startswith("http") else f"http://{address}"

@@ -140,7 +140,7 @@ def process_shard(plan: FilePlan, spec: ShardSpec) -> ShardResult:
 def _blank_long_lines(data: bytes, limit: int, first_line_no: int) -> tuple[bytes, dict[int, tuple[int, bytes]]]:
     """Replace lines longer than ``limit`` by empty lines (kept as invalid records later), so the
     parser never holds them; returns {line_no: (length, first bytes)}."""
-    if len(data) <= limit:
+    if not _has_long_line(data, limit):
         return data, {}
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
     if len(ends) == 0 or ends[-1] != len(data) - 1:
@@ -158,6 +158,17 @@ def _blank_long_lines(data: bytes, limit: int, first_line_no: int) -> tuple[byte
         pos = e  # keep the line's own newline: it becomes an empty line
     parts.append(data[pos:])
     return b"".join(parts), too_long
+
+
+def _has_long_line(data: bytes, limit: int) -> bool:
+    """Is there a run of more than ``limit`` bytes without a newline? (steps ~limit at a time)"""
+    pos, size = 0, len(data)
+    while size - pos > limit:
+        last = data.rfind(b"\n", pos, pos + limit + 1)
+        if last < 0:
+            return True
+        pos = last + 1
+    return False
 
 
 def _explain_long_lines(invalid: pa.Table, too_long: dict[int, tuple[int, bytes]], limit: int) -> pa.Table:

@@ -1,0 +1,430 @@
+"""cmpctl: the operator's command line (CLI.md is the contract).
+
+A thin shell: every command parses its options, calls the engine, and renders the result.
+Errors are one line on stderr with the exit codes of CLI.md; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine import age
+from engine.config import default_home, load_config
+from engine.errors import EngineError, UsageError
+from engine.fsutil import open_input, open_output
+
+app = typer.Typer(
+    name="cmpctl",
+    help="Operate the cmp-provisioning engine: files, keys, loads, jobs, network requests, probes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="age identities and recipients (age-keygen compatible).", no_args_is_help=True)
+gen_app = typer.Typer(help="Generate realistic synthetic generic files.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(gen_app, name="gen")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+HomeOpt = Annotated[
+    Optional[Path],
+    typer.Option("--home", help="Engine home (default: $CMP_HOME, else ~/.cmp).", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
+
+
+def _home(home: Path | None) -> Path:
+    return (home or default_home()).expanduser().resolve()
+
+
+def _config(home: Path | None):
+    return load_config(_home(home))
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    # main() reads --debug itself so that it also covers errors raised before this callback.
+    pass
+
+
+# --- init and keys ---------------------------------------------------------------------------
+
+
+@app.command()
+def init(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Create a home: config with defaults, an identity + recipient pair, the database, the folders."""
+    from engine.home import init_home
+
+    result = init_home(_home(home))
+    if json_out:
+        _print_json({"home": str(result.home), "created": list(result.created), "recipient": result.recipient})
+        return
+    out.print(f"home       {result.home}")
+    out.print(f"recipient  {result.recipient}")
+    out.print("created    " + (", ".join(result.created) if result.created else "nothing (already complete)"))
+
+
+@keys_app.command("generate")
+def keys_generate(
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the identity here (mode 0600).")] = None,
+) -> None:
+    """Generate a new X25519 identity in age-keygen's format (public key on stderr when -o is given)."""
+    from engine.home import write_identity
+
+    identity = age.Identity.generate()
+    if output is None:
+        sys.stdout.write(f"# public key: {identity.recipient()}\n{identity}\n")
+        return
+    if output.exists():
+        raise UsageError(f"{output} exists; refusing to overwrite an identity", hint="choose another -o path")
+    write_identity(output, identity)
+    err.print(f"Public key: {identity.recipient()}")
+
+
+@keys_app.command("recipient")
+def keys_recipient(
+    home: HomeOpt = None,
+    identity: Annotated[Optional[Path], typer.Option("-i", "--identity", help="Print the recipient of this identity file instead.")] = None,
+) -> None:
+    """Print this home's recipient (age1…), or that of an identity file (like `age-keygen -y`)."""
+    from engine.home import home_identities
+
+    identities = age.load_identities(identity) if identity else home_identities(_config(home))
+    for ident in identities:
+        sys.stdout.write(f"{ident.recipient()}\n")
+
+
+# --- encrypt / decrypt -------------------------------------------------------------------------
+
+
+def _recipients(recipient: list[str] | None, recipients_file: list[Path] | None) -> list[age.Recipient]:
+    found = [age.Recipient.parse(r) for r in recipient or []]
+    for path in recipients_file or []:
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                found.append(age.Recipient.parse(line))
+    if not found:
+        raise UsageError("no recipient", hint="pass -r age1… or -R FILE")
+    return found
+
+
+@app.command()
+def encrypt(
+    file: Annotated[str, typer.Argument(help="Plaintext file, or - for stdin.")],
+    recipient: Annotated[Optional[list[str]], typer.Option("-r", "--recipient", help="age1… recipient (repeatable).")] = None,
+    recipients_file: Annotated[Optional[list[Path]], typer.Option("-R", "--recipients-file", help="File of recipients, one per line.")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output file (default stdout).")] = None,
+    armor: Annotated[bool, typer.Option("-a", "--armor", help="ASCII-armored output.")] = False,
+) -> None:
+    """Encrypt to age recipients (age-compatible, streaming)."""
+    recips = _recipients(recipient, recipients_file)
+    with open_input(file) as src, open_output(output) as dst:
+        age.encrypt(src, dst, recips, armor=armor)
+
+
+@app.command()
+def decrypt(
+    file: Annotated[str, typer.Argument(help="age file (binary or armored), or - for stdin.")],
+    identity: Annotated[Optional[list[Path]], typer.Option("-i", "--identity", help="Identity file (repeatable; default: the home's).")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output file (default stdout).")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Decrypt an age file (age-compatible, streaming); a damaged file exits 4 and writes no file."""
+    from engine.home import home_identities
+
+    idents = [i for p in identity for i in age.load_identities(p)] if identity else home_identities(_config(home))
+    with open_input(file) as src, open_output(output) as dst:
+        age.decrypt(src, dst, idents)
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="Generic file (.jsonl.age) to check.")],
+    identity: Annotated[Optional[list[Path]], typer.Option("-i", "--identity", help="Identity file (default: the home's).")] = None,
+    plain: Annotated[bool, typer.Option("--plain", help="The file is plaintext JSON Lines, not encrypted.")] = False,
+    max_errors: Annotated[int, typer.Option("--max-errors", help="List at most this many bad records.")] = 1000,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Decrypt and check the header and every record against the contract; load nothing.
+
+    Exit 0: all records valid; 1: bad records (each listed with line and reasons);
+    4: the file itself is rejected (damaged, wrong key, bad header, wrong record count).
+    """
+    from engine.home import home_identities
+    from engine.validate import validate_file
+
+    idents = None
+    if not plain:
+        idents = [i for p in identity for i in age.load_identities(p)] if identity else home_identities(_config(home))
+    report = validate_file(file, idents, plain=plain, max_listed=max_errors)
+    if json_out:
+        _print_json(report.to_dict())
+    else:
+        _render_validation(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _render_validation(report) -> None:
+    h = report.header
+    out.print(f"file        {report.file}")
+    out.print(f"type        {h.interface_category} / {h.interface_type} v{h.version}   identifier {h.identifier}")
+    out.print(f"records     {report.records:,} (header says {h.record_count:,})")
+    out.print(f"valid       {report.valid:,}")
+    out.print(f"invalid     {report.invalid_total:,}")
+    for rec in report.invalid:
+        out.print(f"\nline {rec.line_no}", markup=False)
+        for reason in rec.reasons:
+            out.print(f"  - {reason}", markup=False)
+        raw = rec.raw if len(rec.raw) <= 160 else rec.raw[:160] + "…"
+        out.print(f"  record: {raw}", markup=False)
+    if report.invalid_total > len(report.invalid):
+        out.print(f"\n… and {report.invalid_total - len(report.invalid):,} more (raise --max-errors)")
+
+
+# --- gen -----------------------------------------------------------------------------------------
+
+
+@gen_app.command("orders")
+def gen_orders(
+    count: Annotated[int, typer.Option("--count", "-n", min=0, help="Number of order records.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write (.jsonl.age).")],
+    recipient: Annotated[Optional[list[str]], typer.Option("-r", "--recipient", help="Encrypt to this recipient (default: the home's).")] = None,
+    bad_share: Annotated[float, typer.Option("--bad-share", min=0.0, max=1.0, help="Share of deliberately bad records.")] = 0.0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same file).")] = 0,
+    identifier: Annotated[Optional[str], typer.Option("--identifier", help="Header identifier (default derived from seed).")] = None,
+    plain: Annotated[bool, typer.Option("--plain", help="Write plaintext JSON Lines (for inspection).")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Write a synthetic, realistic order file (individuals and organisations, 1-3 subscriptions)."""
+    from engine import synth
+    from engine.home import home_recipient
+
+    recips = [] if plain else ([age.Recipient.parse(r) for r in recipient] if recipient else [home_recipient(_config(home))])
+    with open_output(output) as raw:
+        if plain:
+            header = synth.write_orders(raw, count, seed=seed, bad_share=bad_share, identifier=identifier)
+        else:
+            with age.open_encrypt(raw, recips) as sink:
+                header = synth.write_orders(sink, count, seed=seed, bad_share=bad_share, identifier=identifier)
+    err.print(f"wrote {output}: {count:,} orders, identifier {header.identifier}")
+
+
+# --- running engine: up / down / load / batches / daemons --------------------------------------
+
+batches_app = typer.Typer(help="Batch audit: loaded files, counts and erroring records.", no_args_is_help=True)
+daemons_app = typer.Typer(help="The engine's daemons.", no_args_is_help=True)
+app.add_typer(batches_app, name="batches")
+app.add_typer(daemons_app, name="daemons")
+
+
+def _connect(home: Path | None, address: str | None = None):
+    """Join the running engine's Ray (exit 3 when there is none)."""
+    from engine import runtime
+
+    config = _config(home)
+    run = runtime.connect(config, address)
+    return config, run
+
+
+@app.command()
+def up(
+    address: Annotated[Optional[str], typer.Option("--address", help="Join this Ray cluster instead of starting a local one.")] = None,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Start (or connect to) Ray and start the engine's actors: Store, coordinator, daemons."""
+    from actors.engine import start_engine
+    from engine import runtime
+
+    config = _config(home)
+    run = runtime.read_run(config)
+    if address or config.ray.address:
+        run = runtime.connect(config, address or config.ray.address)
+        run = runtime.RayRun(address or config.ray.address, run.dashboard_url, owned=False)
+    else:
+        try:
+            run = runtime.connect(config) if run else None
+        except EngineError:
+            run = None  # a stale run file: start afresh
+        if run is None:
+            run = runtime.start_local_head(config)
+    runtime.write_run(config, run)
+    handles = start_engine(config)
+    daemons = handles.store_client.list_daemons()
+    if json_out:
+        _print_json({"address": run.address, "dashboard": run.dashboard_url, "daemons": daemons})
+        return
+    out.print(f"engine up on Ray {run.address}" + (f"   dashboard {run.dashboard_url}" if run.dashboard_url else ""))
+    for d in daemons:
+        out.print(f"  {d['name']:<55} {d['state']}")
+
+
+@app.command()
+def down(home: HomeOpt = None) -> None:
+    """Stop the engine cleanly: daemons finish the file in hand, the Store closes the database."""
+    from actors.engine import stop_engine
+    from engine import runtime
+
+    config = _config(home)
+    run = runtime.read_run(config)
+    try:
+        runtime.connect(config)
+    except EngineError:
+        runtime.clear_run(config)
+        err.print("cmpctl: the engine is not running")
+        return
+    stopped = stop_engine(config)
+    if run and run.owned:
+        runtime.stop_local_head(run)
+    runtime.clear_run(config)
+    out.print("stopped " + (", ".join(stopped) if stopped else "nothing"))
+
+
+@app.command()
+def load(
+    file: Annotated[Path, typer.Argument(help="Generic file (.jsonl.age) to load.", exists=True, dir_okay=False)],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the batch and print its counts.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 3600.0,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Hand a file to the right Load daemon of the running engine (exit 4 if it is refused)."""
+    from engine.loading.submit import submit_file, wait_for_outcome
+    from actors.clients import StoreClient
+
+    config, _ = _connect(home)
+    submitted = submit_file(config, file)
+    if not wait:
+        doc = {"status": "submitted", "daemon": submitted.daemon, "path": str(submitted.path)}
+        _print_json(doc) if json_out else out.print(f"submitted to {submitted.daemon}: {submitted.path.name}")
+        return
+    store = StoreClient.lookup(config.ray.namespace)
+    outcome = wait_for_outcome(store, submitted, timeout=timeout, progress=None if json_out else err)
+    if json_out:
+        _print_json(outcome)
+    elif outcome["status"] == "loaded":
+        out.print(f"batch {outcome['batch_id']}: {outcome['records']:,} records, "
+                  f"{outcome['valid']:,} valid, {outcome['errors']:,} erroring")
+    if outcome["status"] == "rejected":
+        if not json_out:
+            err.print(f"cmpctl: rejected: {outcome['reason']}", markup=False)
+        raise typer.Exit(4)
+
+
+@batches_app.command("list")
+def batches_list(
+    limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 50,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Batches with category, type, direction, stage and record counts."""
+    from actors.clients import StoreClient
+
+    config, _ = _connect(home)
+    rows = StoreClient.lookup(config.ray.namespace).list_batches(limit)
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("batch", "category", "type", "dir", "stage", "records", "valid", "errors", "file", "created"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["batch_id"]), r["category"], r["batch_type"], r["direction"], r["stage"],
+                      f"{r['records']:,}", f"{r['valid_records']:,}", f"{r['error_records']:,}",
+                      r["file_name"] or "", f"{r['created_at']:%Y-%m-%d %H:%M:%S}")
+    out.print(table)
+
+
+@batches_app.command("show")
+def batches_show(
+    batch_id: Annotated[int, typer.Argument(help="Batch id.")],
+    errors: Annotated[bool, typer.Option("--errors", help="List the erroring records with their reasons.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many erroring records.")] = 1000,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """One batch: its file, counts, triggered jobs and (with --errors) its erroring records."""
+    from actors.clients import StoreClient
+
+    config, _ = _connect(home)
+    batch = StoreClient.lookup(config.ray.namespace).show_batch(batch_id, limit if errors else 0)
+    if json_out:
+        _print_json(batch)
+        return
+    for key in ("batch_id", "category", "batch_type", "direction", "stage", "stage_at", "records",
+                "valid_records", "error_records", "file_name", "identifier", "sha256", "trace_id"):
+        out.print(f"{key:<14} {batch.get(key)}")
+    for trig in batch.get("triggers", []):
+        out.print(f"trigger        {trig['job']} {trig['status']}")
+    if errors:
+        table = Table(title=f"Erroring records of batch {batch_id}")
+        table.add_column("line", justify="right")
+        table.add_column("reasons")
+        table.add_column("record", max_width=60, no_wrap=True)
+        for e in batch.get("errors", []):
+            table.add_row(str(e["line_no"]), "\n".join(e["reasons"]), e["raw"][:200])
+        out.print(table)
+
+
+@daemons_app.command("list")
+def daemons_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Daemons with type, category, activity, state, last poll and last error."""
+    from actors.clients import StoreClient
+
+    config, _ = _connect(home)
+    rows = StoreClient.lookup(config.ray.namespace).list_daemons()
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("name", "state", "last poll", "last error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["state"], f"{r['last_poll_at']:%H:%M:%S}" if r["last_poll_at"] else "-",
+                      r["last_error"] or "")
+    out.print(table)
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def main() -> None:
+    os.environ.setdefault("RAY_AUTH_MODE", "token")  # before anything imports ray (engine.runtime)
+    debug = "--debug" in sys.argv or os.environ.get("CMP_DEBUG") == "1"
+    try:
+        app()
+    except EngineError as exc:
+        if debug:
+            raise
+        err.print(f"cmpctl: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("cmpctl: interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

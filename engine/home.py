@@ -1,0 +1,76 @@
+"""The engine's home folder (CLI.md): config, keys, database and the file folders."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine import age
+from engine.config import CONFIG_FILE, DAEMON_NAMES, DEFAULT_TOML, Config, load_config
+from engine.errors import KeyFormatError, UsageError
+from engine.store import connect
+
+#: Daemons that read files from inbound/<name>/ and write to outbound/<name>/.
+INBOUND_DAEMONS = ("load_provisioning", "load_bill_cycle")
+OUTBOUND_DAEMONS = ("extract_provisioning", "extract_bill_cycle")
+
+
+@dataclass(frozen=True)
+class InitResult:
+    home: Path
+    created: tuple[str, ...]
+    recipient: str
+
+
+def init_home(home: Path) -> InitResult:
+    """Create (or complete) a home. Existing config, keys and data are never overwritten."""
+    home = home.expanduser().resolve()
+    created: list[str] = []
+    home.mkdir(parents=True, exist_ok=True)
+    toml = home / CONFIG_FILE
+    if not toml.exists():
+        toml.write_text(DEFAULT_TOML)
+        created.append(CONFIG_FILE)
+    config = load_config(home, env={})
+    folders = [config.archive_dir, config.quarantine_dir, config.traces_dir, config.db_path.parent]
+    folders += [config.inbound_dir(d) for d in INBOUND_DAEMONS]
+    folders += [config.outbound_dir(d) for d in OUTBOUND_DAEMONS]
+    for folder in folders:
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            created.append(str(folder.relative_to(home)))
+    identity_path = config.identity_path
+    if not identity_path.exists():
+        write_identity(identity_path, age.Identity.generate())
+        created.append(str(identity_path.relative_to(home)))
+    if not config.db_path.exists():
+        created.append(str(config.db_path.relative_to(home)))
+    connect(config.db_path).close()
+    return InitResult(home, tuple(created), str(home_recipient(config)))
+
+
+def write_identity(path: Path, identity: "age.Identity") -> None:
+    """Write an identity file in age-keygen's format, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = f"# created: cmp-provisioning\n# public key: {identity.recipient()}\n{identity}\n"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def home_identities(config: Config) -> list["age.Identity"]:
+    path = config.identity_path
+    if not path.exists():
+        raise UsageError(f"no identity at {path}", hint="run `cmpctl init` or pass -i IDENTITY")
+    identities = age.load_identities(path)
+    if not identities:
+        raise KeyFormatError("no identity in file", file=str(path))
+    return identities
+
+
+def home_recipient(config: Config) -> "age.Recipient":
+    return home_identities(config)[0].recipient()
+
+
+__all__ = ["DAEMON_NAMES", "INBOUND_DAEMONS", "OUTBOUND_DAEMONS", "InitResult", "init_home", "home_identities", "home_recipient", "write_identity"]

@@ -1,0 +1,67 @@
+"""cmpctl up / load / batches / daemons / down against a real local Ray head (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.runtime import free_port
+
+pytestmark = pytest.mark.ray
+
+CMPCTL = [sys.executable, "-m", "cli"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cmpctl(home: Path, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CMP_DAEMONS__LOAD_PROVISIONING__POLL_SECONDS": "0.2", "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.run([*CMPCTL, *args, "--home", str(home)], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"cmpctl {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cli") / "home"
+    cmpctl(home, "init")
+    (home / "cmp.toml").write_text((home / "cmp.toml").read_text().replace(
+        "dashboard_port = 8265", f"dashboard_port = {free_port()}"))
+    up = cmpctl(home, "up", "--json")
+    yield home, json.loads(up.stdout)
+    cmpctl(home, "down", check=False)
+
+
+def test_load_before_up_exits_3(tmp_path):
+    home = tmp_path / "home"
+    cmpctl(home, "init")
+    cmpctl(home, "gen", "orders", "--count", "5", "-o", str(tmp_path / "o.jsonl.age"))
+    proc = cmpctl(home, "load", str(tmp_path / "o.jsonl.age"), check=False)
+    assert proc.returncode == 3
+    assert "cmpctl up" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_up_load_batches_down(running, tmp_path):
+    home, up = running
+    assert {d["name"] for d in up["daemons"]} == {
+        "Load/Provisioning/FromGenericFormat", "Load/Provisioning/FromGenericFormat(BillCycleChange)"}
+    assert up["dashboard"].startswith("http://127.0.0.1:")
+    orders = tmp_path / "orders.jsonl.age"
+    cmpctl(home, "gen", "orders", "--count", "300", "--bad-share", "0.05", "--seed", "4", "-o", str(orders))
+    loaded = json.loads(cmpctl(home, "load", str(orders), "--wait", "--json").stdout)
+    assert loaded["status"] == "loaded" and loaded["records"] == 300 and loaded["errors"] > 0
+    again = cmpctl(home, "load", str(orders), "--wait", check=False)
+    assert again.returncode == 4
+    assert f"batch {loaded['batch_id']}" in again.stderr
+    batches = json.loads(cmpctl(home, "batches", "list", "--json").stdout)
+    assert [b["batch_id"] for b in batches] == [loaded["batch_id"]]
+    shown = json.loads(cmpctl(home, "batches", "show", str(loaded["batch_id"]), "--errors", "--json").stdout)
+    assert len(shown["errors"]) == loaded["errors"] and all(e["reasons"] for e in shown["errors"])
+    daemons = json.loads(cmpctl(home, "daemons", "list", "--json").stdout)
+    assert all(d["state"] == "RUNNING" and d["last_poll_at"] for d in daemons)
