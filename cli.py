@@ -314,12 +314,12 @@ def load(
     from actors.clients import StoreClient
 
     config, _ = _connect(home)
-    submitted = submit_file(config, file)
+    store = StoreClient.lookup(config.ray.namespace)
+    submitted = submit_file(config, file, store.committed_file)
     if not wait:
         doc = {"status": "submitted", "daemon": submitted.daemon, "path": str(submitted.path)}
         _print_json(doc) if json_out else out.print(f"submitted to {submitted.daemon}: {submitted.path.name}")
         return
-    store = StoreClient.lookup(config.ray.namespace)
     outcome = wait_for_outcome(store, submitted, timeout=timeout, progress=None if json_out else err)
     if json_out:
         _print_json(outcome)

@@ -66,13 +66,14 @@ def start_local_head(config: Config) -> RayRun:
     stops the head's raylet, GCS and workers, and no other Ray on the machine.
     """
     port = free_port()
+    dash_port = config.ray.dashboard_port or free_port()
     log = config.home / "run" / "ray-head.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
         "--node-ip-address", "127.0.0.1", "--port", str(port),
         "--dashboard-host", config.ray.dashboard_host,
-        "--dashboard-port", str(config.ray.dashboard_port or free_port()),
+        "--dashboard-port", str(dash_port),
         "--disable-usage-stats",
     ]
     if config.ray.num_cpus:
@@ -95,7 +96,7 @@ def start_local_head(config: Config) -> RayRun:
                 raise EngineNotRunning(f"the local Ray head did not come up in 90 s: {exc}; see {log}") from None
             time.sleep(1.0)
     address = ray.get_runtime_context().gcs_address
-    return RayRun(address, _url(context.dashboard_url), owned=True, head_pid=proc.pid)
+    return RayRun(address, f"http://{config.ray.dashboard_host}:{dash_port}", owned=True, head_pid=proc.pid)
 
 
 def ensure_auth_token() -> None:
@@ -161,6 +162,12 @@ def init_local_for_tests(num_cpus: int = 2) -> None:
 
 
 def _url(address: str | None) -> str:
+    if not address:  # ask the cluster where its dashboard registered
+        from ray._private import ray_constants
+        from ray.experimental.internal_kv import _internal_kv_get
+
+        raw = _internal_kv_get(ray_constants.DASHBOARD_ADDRESS, namespace=ray_constants.KV_NAMESPACE_DASHBOARD)
+        address = raw.decode() if raw else ""
     if not address:
         return ""
     return address if address.startswith("http") else f"http://{address}"

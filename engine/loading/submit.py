@@ -7,11 +7,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from engine import age
 from engine.config import Config
-from engine.errors import EngineError, FormatError
+from engine.errors import DuplicateFile, EngineError, FormatError
 from engine.fsutil import atomic_output
 from engine.generic.header import FileHeader, parse_header
 from engine.loading.inbox import GENERIC_SUFFIX, sha256_file
@@ -51,11 +51,20 @@ def daemon_for(interface_type: str, file: str) -> str:
                       field="interfaceType")
 
 
-def submit_file(config: Config, file: Path) -> Submitted:
-    """Copy ``file`` into its daemon's inbound folder under a temporary name, then rename."""
+def submit_file(config: Config, file: Path, committed_file: Callable[[str], tuple[int, str] | None]) -> Submitted:
+    """Copy ``file`` into its daemon's inbound folder under a temporary name, then rename.
+
+    A file whose very bytes were loaded before is refused here, naming the first load; a
+    re-sent identifier in new bytes is refused by the daemon (the Store's ledger decides).
+    """
     identities = age.load_identities(config.identity_path)
     header = read_header(file, identities, config.load.max_line_bytes)
     daemon = daemon_for(header.interface_type, file.name)
+    sha = sha256_file(file)
+    first = committed_file(sha)
+    if first:
+        raise DuplicateFile(f"duplicate: the same file was loaded before as batch {first[0]} (file {first[1]})",
+                            file=file.name, hint="nothing was loaded; send a new identifier if this is new data")
     inbound = config.inbound_dir(daemon)
     inbound.mkdir(parents=True, exist_ok=True)
     name = file.name if file.name.endswith(GENERIC_SUFFIX) else file.name + GENERIC_SUFFIX
@@ -65,7 +74,6 @@ def submit_file(config: Config, file: Path) -> Submitted:
         target = inbound / f"{Path(name).stem.removesuffix('.jsonl')}-{n}{GENERIC_SUFFIX}"
         n += 1
     since = datetime.now(timezone.utc)
-    sha = sha256_file(file)
     with open(file, "rb") as src, atomic_output(target) as dst:
         shutil.copyfileobj(src, dst, 8 * 2**20)
     return Submitted(daemon, target, sha, since, header.record_count)
