@@ -7,6 +7,7 @@ whatever the file size) and a facade that sends the Store calls to the Store act
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +29,14 @@ def shard_task(plan: FilePlan, spec: ShardSpec, batch_id: int, store) -> tuple[i
     result = process_shard(plan, spec)
     call(store.add_shard.remote(batch_id, result))
     return spec.shard_no, result.plaintext_bytes, ray.get_runtime_context().get_node_id()
+
+
+@ray.remote
+def warm_up() -> int:
+    """Start a worker and import the shard code in it, so the first load does not pay for it."""
+    import engine.loading.shards  # noqa: F401
+
+    return os.getpid()
 
 
 class RayShardRunner:
@@ -82,6 +91,8 @@ class LoadCoordinator:
         self._store = store
         self._identities = age.load_identities(config.identity_path)
         self.last_nodes: list[str] = []
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self._warm = [warm_up.options(scheduling_strategy="SPREAD").remote() for _ in range(max(1, cpus))]
 
     def load(self, path: str, daemon: str, trace_id: str | None = None):
         cfg = self._config

@@ -126,7 +126,7 @@ def run_engine(path: Path, home: Path, shard_bytes: str) -> tuple[float, int, in
 
     config = load_config(home, env={"CMP_LOAD__SHARD_BYTES": shard_bytes,
                                     "CMP_DAEMONS__LOAD_PROVISIONING__POLL_SECONDS": "0.05"})
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, namespace="cmp", log_to_driver=False)
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, namespace="cmp", log_to_driver=False)
     try:
         handles = start_engine(config)
         store: StoreClient = handles.store_client

@@ -158,7 +158,7 @@ def connect(config: Config, address: str | None = None) -> RayRun:
 def init_local_for_tests(num_cpus: int = 2) -> None:
     """A private local Ray in this process (tests, `cmpctl demo`)."""
     if not ray.is_initialized():
-        ray.init(num_cpus=num_cpus, include_dashboard=False, namespace="cmp", log_to_driver=False)
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, namespace="cmp", log_to_driver=False)
 
 
 def _url(address: str | None) -> str:

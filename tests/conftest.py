@@ -37,7 +37,7 @@ def ray_local():
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, namespace="cmp", log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="cmp", log_to_driver=False,
              configure_logging=False)
     yield ray
     ray.shutdown()
