@@ -49,9 +49,9 @@ class LoadDaemonActor:
         if self._thread and self._thread.is_alive():
             return self._state
         self._stop.clear()
+        self._set_state("RUNNING")  # before the loop's first heartbeat, which repeats the state
         self._thread = threading.Thread(target=self._loop, name=self._spec.actor_name, daemon=True)
         self._thread.start()
-        self._set_state("RUNNING")
         return self._state
 
     def stop(self) -> str:
