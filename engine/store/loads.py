@@ -276,23 +276,29 @@ class LoadTransactions:
         if key is None:
             return 0
         t = load.stage_table
+        # Hash aggregates and a semi-join, not a window over the whole batch: cheap when
+        # (as nearly always) nothing repeats.
         cur.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE dup_keys AS
-            WITH mine AS (
-                SELECT line_no, {key} AS k,
-                       row_number() OVER (PARTITION BY {key} ORDER BY line_no) AS nth,
-                       min(line_no) OVER (PARTITION BY {key}) AS first_line
-                FROM {t} WHERE batch_id = $1
+            WITH repeated AS (
+                SELECT {key} AS k, min(line_no) AS first_line FROM {t}
+                WHERE batch_id = $1 GROUP BY 1 HAVING count(*) > 1
+            ),
+            prior AS (
+                SELECT {key} AS k, min(batch_id) AS batch_id FROM {t}
+                WHERE batch_id <> $1 AND {key} IN (SELECT {key} FROM {t} WHERE batch_id = $1)
+                GROUP BY 1
             )
-            SELECT m.line_no, m.k,
-                   CASE WHEN prior.batch_id IS NOT NULL
-                        THEN '{key}: ' || m.k || ' was already loaded in batch ' || prior.batch_id
-                        ELSE '{key}: ' || m.k || ' repeats line ' || m.first_line END AS reason
-            FROM mine m
-            LEFT JOIN (SELECT {key} AS k, min(batch_id) AS batch_id FROM {t}
-                       WHERE batch_id <> $1 GROUP BY ALL) prior ON prior.k = m.k
-            WHERE m.nth > 1 OR prior.batch_id IS NOT NULL
+            SELECT s.line_no, s.{key} AS k,
+                   CASE WHEN p.batch_id IS NOT NULL
+                        THEN '{key}: ' || s.{key} || ' was already loaded in batch ' || p.batch_id
+                        ELSE '{key}: ' || s.{key} || ' repeats line ' || r.first_line END AS reason
+            FROM {t} s
+            LEFT JOIN repeated r ON r.k = s.{key}
+            LEFT JOIN prior p ON p.k = s.{key}
+            WHERE s.batch_id = $1
+              AND (p.batch_id IS NOT NULL OR (r.k IS NOT NULL AND s.line_no > r.first_line))
             """,
             [load.batch_id],
         )
