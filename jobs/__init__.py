@@ -1,0 +1,1 @@
+"""Batch jobs: plain functions over a Store connection and parameters, returning counts."""
