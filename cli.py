@@ -406,6 +406,117 @@ def daemons_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     out.print(table)
 
 
+# --- jobs ------------------------------------------------------------------------------------
+
+jobs_app = typer.Typer(help="Batch jobs: run by hand, show executions and their history.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+def _params(pairs: list[str] | None) -> dict[str, str]:
+    params = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param takes key=value, got {pair!r}")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def _print_execution(doc: dict, json_out: bool) -> None:
+    if json_out:
+        _print_json(doc)
+        return
+    for key in ("execution_id", "job", "status", "trigger", "params", "batch_id", "records_read", "records_ok",
+                "records_error", "started_at", "ended_at", "error", "result", "trace_id"):
+        if doc.get(key) not in (None, "", {}):
+            out.print(f"{key:<14} {doc[key]}", markup=False)
+
+
+@jobs_app.command("list")
+def jobs_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """The jobs this engine runs and the parameters they take."""
+    from actors.clients import StoreClient
+
+    config, _ = _connect(home)
+    rows = StoreClient.lookup(config.ray.namespace).list_jobs()
+    if json_out:
+        _print_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['name']:<16} params: {', '.join(r['params']) or '-':<12} {r['description']}", markup=False)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    job: Annotated[str, typer.Argument(help="Job name (see `cmpctl jobs list`).")],
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="key=value (repeatable).")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="Idempotency key: a second run with it returns the first.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the execution to finish.")] = False,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a job in the running engine (in the Store, which owns the database)."""
+    import uuid
+
+    from actors.clients import StoreClient, call
+
+    config, _ = _connect(home)
+    store = StoreClient.lookup(config.ray.namespace)
+    run_key = key or f"manual:{uuid.uuid4()}"
+    ref = store.handle.run_job.remote(job, _params(param), trigger="manual", key=run_key)
+    doc = call(ref) if wait else _started(store, ref, run_key)
+    _print_execution(doc, json_out)
+    if doc.get("status") == "FAILED":
+        raise typer.Exit(1)
+
+
+def _started(store, ref, key: str) -> dict:
+    """Return as soon as the execution row exists (or the run finished or was refused)."""
+    import ray
+
+    from actors.clients import call
+
+    while True:
+        ready, _ = ray.wait([ref], timeout=0.2)
+        if ready:
+            return call(ref)  # finished already, or refused (unknown job, bad parameters)
+        doc = store.execution_by_key(key)
+        if doc is not None:
+            return doc
+
+
+@jobs_app.command("show")
+def jobs_show(execution_id: Annotated[int, typer.Argument(help="Execution id.")], home: HomeOpt = None,
+              json_out: JsonOpt = False) -> None:
+    """One job execution: status, parameters, counts, result, error."""
+    from actors.clients import StoreClient
+
+    config, _ = _connect(home)
+    _print_execution(StoreClient.lookup(config.ray.namespace).job_execution(execution_id), json_out)
+
+
+@jobs_app.command("history")
+def jobs_history(job: Annotated[Optional[str], typer.Argument(help="Only this job.")] = None,
+                 limit: Annotated[int, typer.Option("--limit")] = 50, home: HomeOpt = None,
+                 json_out: JsonOpt = False) -> None:
+    """Past executions, newest first."""
+    from actors.clients import StoreClient
+
+    config, _ = _connect(home)
+    rows = StoreClient.lookup(config.ray.namespace).job_history(job, limit)
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("exec", "job", "status", "trigger", "batch", "read", "ok", "error", "started"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["execution_id"]), r["job"], r["status"], r["trigger"], str(r["batch_id"] or ""),
+                      f"{r['records_read']:,}", f"{r['records_ok']:,}", f"{r['records_error']:,}",
+                      f"{r['started_at']:%Y-%m-%d %H:%M:%S}")
+    out.print(table)
+
+
 # --- entry point -------------------------------------------------------------------------------
 
 

@@ -66,6 +66,10 @@ class LoadDaemonActor:
         with self._lock:
             outcomes = self._core.poll_once()
         self._heartbeat(polled=True)
+        if any(o.status == "loaded" for o in outcomes):
+            # The batch's jobs run in the Store; fire and forget (the trigger row is durable,
+            # so a lost call is picked up by the next one or by the scheduler's safety net).
+            self._store.run_triggers.remote()
         return outcomes
 
     def state(self) -> dict:

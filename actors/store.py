@@ -61,6 +61,25 @@ class StoreActor:
     def pending_triggers(self):
         return self._store.pending_triggers()
 
+    # jobs
+    def run_job(self, name, params, **kwargs):
+        return self._store.run_job(name, params, **kwargs)
+
+    def run_triggers(self):
+        return self._store.run_triggers()
+
+    def job_execution(self, execution_id):
+        return self._store.job_execution(execution_id)
+
+    def execution_by_key(self, key):
+        return self._store.execution_by_key(key)
+
+    def job_history(self, job=None, limit=50):
+        return self._store.job_history(job, limit)
+
+    def list_jobs(self):
+        return self._store.list_jobs()
+
     # daemons
     def daemon_heartbeat(self, **kwargs):
         return self._store.daemon_heartbeat(**kwargs)

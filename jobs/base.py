@@ -65,6 +65,9 @@ class JobRegistry:
     def __iter__(self):
         return iter(sorted(self._jobs.values(), key=lambda s: s.name))
 
+    def names(self) -> set[str]:
+        return set(self._jobs)
+
 
 def check_params(spec: JobSpec, params: Mapping[str, str]) -> None:
     unknown = sorted(set(params) - set(spec.params))

@@ -78,7 +78,18 @@ def test_daemons_are_named_and_load_a_sharded_file(engine):
     assert batch["records"] == 4000 and batch["error_records"] > 0
     assert batch["valid_records"] + batch["error_records"] == 4000
     assert (config.archive_dir / f"b{batch['batch_id']}-orders.jsonl.age").exists()
-    assert store.show_batch(batch["batch_id"])["triggers"][0]["job"] == "provisioning"
+    # The committed batch triggers the provisioning job, which runs once in the Store.
+    deadline = time.monotonic() + 60
+    while (trig := store.show_batch(batch["batch_id"])["triggers"][0])["status"] != "DONE":
+        assert time.monotonic() < deadline, trig
+        time.sleep(0.2)
+    assert trig["job"] == "provisioning"
+    execution = store.job_execution(trig["execution_id"])
+    assert execution["status"] == "SUCCEEDED" and execution["trigger"] == "batch"
+    assert execution["records_read"] == batch["valid_records"]
+    assert execution["records_ok"] + execution["records_error"] == batch["valid_records"]
+    again = store.run_job("provisioning", {"batch": str(batch["batch_id"])}, key="manual-again")
+    assert again["records_ok"] == 0 and again["result"]["already_provisioned"] == execution["records_ok"]
 
 
 def _kill_store_when_loading(store_handle, stop: threading.Event):

@@ -18,6 +18,7 @@ from engine.store import audit
 from engine.store.database import connect
 from engine.store.loads import FileMeta, LoadResult, LoadTransactions
 from engine.store.staging import STAGE_TABLES
+from jobs.registry import default_registry
 
 
 class Store:
@@ -26,6 +27,10 @@ class Store:
         self._con = connect(self.path)
         self._lock = threading.Lock()
         self.loads = LoadTransactions(self._con, STAGE_TABLES)
+        self._jobs = default_registry()
+        # Jobs write set-wise across many tables; one at a time keeps them free of write
+        # conflicts with each other (loads append to their own rows and run beside them).
+        self._job_lock = threading.Lock()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor for one thread's work (DuckDB connections are not shared across threads)."""
@@ -104,6 +109,48 @@ class Store:
             return cur.execute(
                 "SELECT batch_id, job FROM batch_triggers WHERE status = 'PENDING' ORDER BY batch_id"
             ).fetchall()
+
+    # -- jobs (they run here, in the Store's process, on their own cursor) ---------------------
+
+    def run_job(self, name: str, params: dict[str, str], *, trigger: str = "manual",
+                key: str | None = None, trace_id: str | None = None) -> dict[str, Any]:
+        from jobs.base import run_job
+
+        spec = self._jobs.get(name)
+        with self._job_lock, self.cursor() as cur:
+            return run_job(cur, spec, params, trigger=trigger, key=key, trace_id=trace_id)
+
+    def run_triggers(self) -> list[dict[str, Any]]:
+        """Run the jobs that committed batches asked for (each once: the key is the batch)."""
+        done = []
+        for batch_id, job in self.pending_triggers():
+            if job not in self._jobs.names():
+                continue  # recorded for a job this engine does not run yet
+            done.append(self.run_job(job, {"batch": str(batch_id)}, trigger="batch", key=f"batch:{batch_id}:{job}"))
+        return done
+
+    def job_execution(self, execution_id: int) -> dict[str, Any]:
+        from jobs.base import execution
+
+        with self.cursor() as cur:
+            return execution(cur, execution_id)
+
+    def execution_by_key(self, key: str) -> dict[str, Any] | None:
+        with self.cursor() as cur:
+            row = cur.execute("SELECT execution_id FROM job_executions WHERE idempotency_key = ?", [key]).fetchone()
+        return self.job_execution(row[0]) if row else None
+
+    def job_history(self, job: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        with self.cursor() as cur:
+            cur.execute(
+                "SELECT execution_id, job, status, trigger, batch_id, records_read, records_ok, records_error, "
+                "started_at, ended_at, error FROM job_executions WHERE ? IS NULL OR job = ? "
+                "ORDER BY execution_id DESC LIMIT ?", [job, job, limit])
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        return [{"name": s.name, "description": s.description, "params": list(s.params)} for s in self._jobs]
 
     # -- daemons --------------------------------------------------------------------------------
 
