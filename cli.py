@@ -517,6 +517,36 @@ def jobs_history(job: Annotated[Optional[str], typer.Argument(help="Only this jo
     out.print(table)
 
 
+# --- netsim ----------------------------------------------------------------------------------
+
+netsim_app = typer.Typer(help="The network simulator (OCS and Openet APIs) for tests and demos.", no_args_is_help=True)
+app.add_typer(netsim_app, name="netsim")
+
+
+@netsim_app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def netsim_serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="TCP port on 127.0.0.1 (0: a free one).")] = 0,
+    token: Annotated[str, typer.Option("--token", envvar="CMP_NETSIM_TOKEN", help="Bearer token clients must send.")] = "",
+    faults: Annotated[str, typer.Option("--faults", help="e.g. error=0.1,timeout=0.02,reject=0.01,latency_ms=5,seed=1")] = "",
+    drop_dir: Annotated[Optional[Path], typer.Option("--drop-dir", help="Where to write Bill Cycle Change Response files.")] = None,
+    recipient: Annotated[Optional[list[str]], typer.Option("--recipient", help="age1… recipient of those files (repeatable).")] = None,
+) -> None:
+    """Serve netsim in the foreground until interrupted (other netsim flags pass through)."""
+    from netsim.server import main as netsim_main
+
+    if not token:
+        raise UsageError("netsim needs --token (or CMP_NETSIM_TOKEN)")
+    argv = ["--port", str(port), "--token", token]
+    if faults:
+        argv += ["--faults", faults]
+    if drop_dir:
+        argv += ["--drop-dir", str(drop_dir)]
+    for r in recipient or []:
+        argv += ["--recipient", r]
+    raise typer.Exit(netsim_main(argv + list(ctx.args)))
+
+
 # --- entry point -------------------------------------------------------------------------------
 
 
