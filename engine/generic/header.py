@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from engine.generic.explain import json_type
 from engine.errors import FormatError
 
 INTERFACE_CATEGORY = "Provisioning"
@@ -120,16 +121,6 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
-
-
 def parse_header(line: bytes, *, file: str) -> FileHeader:
     """Parse and check line 1 of a generic file; FormatError (line 1) says what is wrong."""
 
@@ -153,7 +144,7 @@ def parse_header(line: bytes, *, file: str) -> FileHeader:
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise fail(f"not valid JSON{col}: {msg}") from None
     if not isinstance(obj, dict):
-        raise fail(f"must be a JSON object, got {_json_type(obj)}")
+        raise fail(f"must be a JSON object, got {json_type(obj)}")
 
     unknown = [k for k in obj if k not in HEADER_FIELDS]
     if unknown:
@@ -173,7 +164,7 @@ def parse_header(line: bytes, *, file: str) -> FileHeader:
     time_field = present_times[0]
     for name in ("interfaceCategory", "interfaceType", "version", "identifier", time_field):
         if not isinstance(obj[name], str):
-            raise fail(f"{name} must be a string, got {_json_type(obj[name])}", name)
+            raise fail(f"{name} must be a string, got {json_type(obj[name])}", name)
 
     if obj["interfaceCategory"] != INTERFACE_CATEGORY:
         raise fail(f"interfaceCategory must be {INTERFACE_CATEGORY!r}, got {obj['interfaceCategory']!r}", "interfaceCategory")
@@ -202,7 +193,7 @@ def parse_header(line: bytes, *, file: str) -> FileHeader:
     if isinstance(count, float) and count.is_integer():  # JSON 250000.0 is an integer
         count = int(count)
     if not isinstance(count, int) or isinstance(count, bool):
-        raise fail(f"recordCount must be an integer, got {_json_type(count)}", "recordCount")
+        raise fail(f"recordCount must be an integer, got {json_type(count)}", "recordCount")
     if not 0 <= count <= MAX_RECORD_COUNT:
         raise fail(f"recordCount must be between 0 and {MAX_RECORD_COUNT}, got {count}", "recordCount")
     return FileHeader(
