@@ -88,7 +88,7 @@ def stop_engine(config: Config) -> list[str]:
         except ValueError:
             continue
         if name == names.STORE:
-            call(handle.shutdown.remote(), timeout=120)
+            call(handle.shutdown.remote(), timeout=900)  # lets a running job finish
         ray.kill(handle, no_restart=True)
         stopped.append(name)
     _wait_until_gone(stopped, ns)

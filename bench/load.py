@@ -8,7 +8,7 @@ plaintext JSON) for
       into an on-disk database (no validation at all);
   (b) the engine: a fresh local Ray, the Store, coordinator and Load daemon actors, timed from
       the file's arrival in the inbound folder to the batch's commit (validation included);
-and the ratio b/a, with the peak memory (RSS summed over the whole process tree) of each.
+and the ratio b/a, with the peak memory (PSS summed over the whole process tree) of each.
 """
 
 from __future__ import annotations
@@ -39,9 +39,8 @@ BASELINE_SQL = (
 
 
 class PeakRss:
-    """Samples the summed RSS of a process and all its descendants (Linux /proc)."""
-
-    PAGE = os.sysconf("SC_PAGE_SIZE")
+    """Samples the memory of a process and all its descendants (Linux /proc): the sum of their
+    PSS, so that pages shared between processes (Ray's object store, libraries) count once."""
 
     def __init__(self, root_pid: int, interval: float = 0.1):
         self.root = root_pid
@@ -68,10 +67,13 @@ class PeakRss:
 
     def _rss(self, pid: int) -> int:
         try:
-            with open(f"/proc/{pid}/statm") as fh:
-                return int(fh.read().split()[1]) * self.PAGE
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1]) * 1024
         except (OSError, IndexError, ValueError):
-            return 0
+            pass
+        return 0
 
     def _run(self, interval: float) -> None:
         while not self._stop.is_set():
@@ -140,7 +142,7 @@ def run_engine(path: Path, home: Path, shard_bytes: str) -> tuple[float, int, in
                 time.sleep(0.02)
             elapsed = time.perf_counter() - start
         records = batches[0]["records"]
-        stop_engine(config)
+        stop_engine(config)  # waits for the provisioning job the batch triggered
     finally:
         ray.shutdown()
     return elapsed, records, mem.peak
@@ -171,7 +173,7 @@ def main() -> None:
         raise SystemExit(f"record counts differ: generated {count}, baseline {base_n}, engine {eng_n}")
     mb = plain / 1e6
     print()
-    print(f"| load of {mb:,.0f} MB / {count:,} orders, {os.cpu_count()} cores | seconds | records/s | MB/s | peak RSS (GB) | ratio |")
+    print(f"| load of {mb:,.0f} MB / {count:,} orders, {os.cpu_count()} cores | seconds | records/s | MB/s | peak memory, PSS (GB) | ratio |")
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| (a) `age -d \\| duckdb read_json` (no validation) | {base_s:.1f} | {count / base_s:,.0f} | {mb / base_s:,.0f} | {base_mem / 1e9:.2f} | 1.00 |")
     print(f"| (b) engine: daemon → shards → Store (validated) | {eng_s:.1f} | {count / eng_s:,.0f} | {mb / eng_s:,.0f} | {eng_mem / 1e9:.2f} | {base_s / eng_s:.2f} |")

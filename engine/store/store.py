@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from engine.errors import NotFound
+from engine.errors import NotFound, StoreBusy
 from engine.loading.shards import ShardResult
 from engine.store import audit
 from engine.store.database import connect
@@ -37,10 +37,18 @@ class Store:
         with self._lock:
             return self._con.cursor()
 
-    def close(self) -> None:
-        for batch_id in self.loads.open_batches():
-            self.loads.abort(batch_id)
-        self._con.close()
+    def close(self, timeout: float = 600.0) -> None:
+        """Finish the running job (it commits or rolls back as a whole), abort open loads (their
+        daemons redo them), checkpoint and close the database."""
+        if not self._job_lock.acquire(timeout=timeout):
+            raise StoreBusy(f"a job is still running after {timeout:.0f} s", hint="retry `cmpctl down`")
+        try:
+            for batch_id in self.loads.open_batches():
+                self.loads.abort(batch_id)
+            self._con.execute("CHECKPOINT")
+            self._con.close()
+        finally:
+            self._job_lock.release()
 
     # -- loads ----------------------------------------------------------------------------------
 
