@@ -15,10 +15,12 @@ from actors.clients import StoreClient, actor, call
 from actors.coordinator import LoadCoordinator
 from actors.load_daemon import LoadDaemonActor
 from actors.store import StoreActor
+from actors.transmission_daemon import TransmissionDaemonActor
 from engine.config import Config
 from engine.errors import EngineError
 
 LOAD_DAEMONS = ("load_provisioning", "load_bill_cycle")
+DAEMON_ACTORS = (*LOAD_DAEMONS, "ocs_adaptor")
 
 
 @dataclass
@@ -49,6 +51,10 @@ def start_engine(config: Config, *, autostart_daemons: bool = True) -> EngineHan
         handles.daemons[config_name] = LoadDaemonActor.options(**_opts(spec.actor_name, config)).remote(
             spec, config, store, coordinator, autostart_daemons
         )
+    ocs = names.daemon("ocs_adaptor")
+    if config.daemons.ocs_adaptor.enabled and config.network.ocs.url:
+        handles.daemons["ocs_adaptor"] = TransmissionDaemonActor.options(**_opts(ocs.actor_name, config)).remote(
+            ocs, config, store, "OCS", config.network.ocs)
     for handle in handles.daemons.values():
         call(handle.state.remote())
     return handles
@@ -57,7 +63,7 @@ def start_engine(config: Config, *, autostart_daemons: bool = True) -> EngineHan
 def find_engine(config: Config) -> EngineHandles:
     ns = config.ray.namespace
     handles = EngineHandles(actor(names.STORE, ns), actor(names.COORDINATOR, ns))
-    for config_name in LOAD_DAEMONS:
+    for config_name in DAEMON_ACTORS:
         try:
             handles.daemons[config_name] = ray.get_actor(names.daemon(config_name).actor_name, namespace=ns)
         except ValueError:
@@ -69,7 +75,7 @@ def stop_engine(config: Config) -> list[str]:
     """Stop daemons first (each finishes the file in hand), then the coordinator and the Store."""
     stopped = []
     ns = config.ray.namespace
-    for config_name in LOAD_DAEMONS:
+    for config_name in DAEMON_ACTORS:
         name = names.daemon(config_name).actor_name
         try:
             handle = ray.get_actor(name, namespace=ns)

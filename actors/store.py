@@ -80,6 +80,14 @@ class StoreActor:
     def list_jobs(self):
         return self._store.list_jobs()
 
+    # network request log (the transmission daemons' queue and the operator's actions)
+    def requests_call(self, method, *args, **kwargs):
+        """One of LocalQueue's methods: claim, record, renew, release, resubmit, close,
+        show_request, list_requests, queue_depths."""
+        if method.startswith("_"):
+            raise AttributeError(method)
+        return getattr(self._store.requests, method)(*args, **kwargs)
+
     # daemons
     def daemon_heartbeat(self, **kwargs):
         return self._store.daemon_heartbeat(**kwargs)

@@ -18,6 +18,7 @@ from engine.store import audit
 from engine.store.database import connect
 from engine.store.loads import FileMeta, LoadResult, LoadTransactions
 from engine.store.staging import STAGE_TABLES
+from engine.transmission.local import LocalQueue
 from jobs.registry import default_registry
 
 
@@ -28,6 +29,7 @@ class Store:
         self._lock = threading.Lock()
         self.loads = LoadTransactions(self._con, STAGE_TABLES)
         self._jobs = default_registry()
+        self.requests = LocalQueue(self._con)  # the network request log (its own cursor and lock)
         # Jobs write set-wise across many tables; one at a time keeps them free of write
         # conflicts with each other (loads append to their own rows and run beside them).
         self._job_lock = threading.Lock()

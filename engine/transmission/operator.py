@@ -135,7 +135,7 @@ def list_requests(con: duckdb.DuckDBPyConnection, status: str | None = None, tar
         if value is not None:
             where.append(f"{column} = ?")
             args.append(value)
-    sql = (f"SELECT request_id, subscription_id, target, command, sequence, status, attempts, claimed_by, "
+    sql = (f"SELECT request_id, subscription_id, target, command, sequence, status, attempts, not_before, claimed_by, "
            f"sent_at, completed_at, error_code, error_text, external_ref FROM network_requests "
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY request_id DESC LIMIT ?")
     cur = con.execute(sql, [*args, int(limit)])
