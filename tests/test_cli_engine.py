@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -66,5 +67,21 @@ def test_up_load_batches_down(running, tmp_path):
     assert len(load_errors) == loaded["errors"] and all(e["reasons"] for e in shown["errors"])
     # Others, if any, are business-rule errors of the provisioning job the batch triggered.
     assert {e["source"] for e in shown["errors"]} <= {"load", "provisioning"}
+    # The provisioning job the batch triggered wrote the network requests (no OCS configured
+    # here, so they wait in UN); the operator can read and act on them.
+    deadline = time.monotonic() + 120
+    while len(requests := json.loads(cmpctl(home, "requests", "list", "--status", "UN", "--limit", "5",
+                                            "--json").stdout)) < 5:
+        assert time.monotonic() < deadline, "the triggered provisioning job wrote no requests"
+        time.sleep(1)
+    assert len(requests) == 5 and all(r["status"] == "UN" for r in requests)
+    shown = json.loads(cmpctl(home, "requests", "show", str(requests[0]["request_id"]), "--json").stdout)
+    assert [h["status"] for h in shown["history"]] == ["UN"]
+    closed = json.loads(cmpctl(home, "requests", "close", str(requests[0]["request_id"]), "--reason",
+                               "done by hand", "--json").stdout)
+    assert closed["status"] == "NC"
+    shown = json.loads(cmpctl(home, "requests", "show", str(requests[0]["request_id"]), "--json").stdout)
+    assert "done by hand" in shown["history"][-1]["note"]
+    assert cmpctl(home, "requests", "close", "1", "--reason", " ", check=False).returncode == 2
     daemons = json.loads(cmpctl(home, "daemons", "list", "--json").stdout)
     assert all(d["state"] == "RUNNING" and d["last_poll_at"] for d in daemons)
