@@ -247,6 +247,14 @@ def _connect(home: Path | None, address: str | None = None):
     return config, run
 
 
+def _store(home: Path | None):
+    """The running engine's Store facade (exit 3 when no engine runs)."""
+    from actors.clients import StoreClient
+
+    config, _ = _connect(home)
+    return StoreClient.lookup(config.ray.namespace)
+
+
 @app.command()
 def up(
     address: Annotated[Optional[str], typer.Option("--address", help="Join this Ray cluster instead of starting a local one.")] = None,
@@ -339,10 +347,7 @@ def batches_list(
     json_out: JsonOpt = False,
 ) -> None:
     """Batches with category, type, direction, stage and record counts."""
-    from actors.clients import StoreClient
-
-    config, _ = _connect(home)
-    rows = StoreClient.lookup(config.ray.namespace).list_batches(limit)
+    rows = _store(home).list_batches(limit)
     if json_out:
         _print_json(rows)
         return
@@ -365,10 +370,7 @@ def batches_show(
     json_out: JsonOpt = False,
 ) -> None:
     """One batch: its file, counts, triggered jobs and (with --errors) its erroring records."""
-    from actors.clients import StoreClient
-
-    config, _ = _connect(home)
-    batch = StoreClient.lookup(config.ray.namespace).show_batch(batch_id, limit if errors else 0)
+    batch = _store(home).show_batch(batch_id, limit if errors else 0)
     if json_out:
         _print_json(batch)
         return
@@ -390,10 +392,7 @@ def batches_show(
 @daemons_app.command("list")
 def daemons_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Daemons with type, category, activity, state, last poll and last error."""
-    from actors.clients import StoreClient
-
-    config, _ = _connect(home)
-    rows = StoreClient.lookup(config.ray.namespace).list_daemons()
+    rows = _store(home).list_daemons()
     if json_out:
         _print_json(rows)
         return
@@ -435,10 +434,7 @@ def _print_execution(doc: dict, json_out: bool) -> None:
 @jobs_app.command("list")
 def jobs_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """The jobs this engine runs and the parameters they take."""
-    from actors.clients import StoreClient
-
-    config, _ = _connect(home)
-    rows = StoreClient.lookup(config.ray.namespace).list_jobs()
+    rows = _store(home).list_jobs()
     if json_out:
         _print_json(rows)
         return
@@ -458,12 +454,11 @@ def jobs_run(
     """Run a job in the running engine (in the Store, which owns the database)."""
     import uuid
 
-    from actors.clients import StoreClient, call
+    from actors.clients import call
 
-    config, _ = _connect(home)
-    store = StoreClient.lookup(config.ray.namespace)
+    store = _store(home)
     run_key = key or f"manual:{uuid.uuid4()}"
-    ref = store.handle.run_job.remote(job, _params(param), trigger="manual", key=run_key)
+    ref = store.start("run_job", job, _params(param), trigger="manual", key=run_key)
     doc = call(ref) if wait else _started(store, ref, run_key)
     _print_execution(doc, json_out)
     if doc.get("status") == "FAILED":
@@ -472,13 +467,10 @@ def jobs_run(
 
 def _started(store, ref, key: str) -> dict:
     """Return as soon as the execution row exists (or the run finished or was refused)."""
-    import ray
-
-    from actors.clients import call
+    from actors.clients import call, is_ready
 
     while True:
-        ready, _ = ray.wait([ref], timeout=0.2)
-        if ready:
+        if is_ready(ref, timeout=0.2):
             return call(ref)  # finished already, or refused (unknown job, bad parameters)
         doc = store.execution_by_key(key)
         if doc is not None:
@@ -489,10 +481,7 @@ def _started(store, ref, key: str) -> dict:
 def jobs_show(execution_id: Annotated[int, typer.Argument(help="Execution id.")], home: HomeOpt = None,
               json_out: JsonOpt = False) -> None:
     """One job execution: status, parameters, counts, result, error."""
-    from actors.clients import StoreClient
-
-    config, _ = _connect(home)
-    _print_execution(StoreClient.lookup(config.ray.namespace).job_execution(execution_id), json_out)
+    _print_execution(_store(home).job_execution(execution_id), json_out)
 
 
 @jobs_app.command("history")
@@ -500,10 +489,7 @@ def jobs_history(job: Annotated[Optional[str], typer.Argument(help="Only this jo
                  limit: Annotated[int, typer.Option("--limit")] = 50, home: HomeOpt = None,
                  json_out: JsonOpt = False) -> None:
     """Past executions, newest first."""
-    from actors.clients import StoreClient
-
-    config, _ = _connect(home)
-    rows = StoreClient.lookup(config.ray.namespace).job_history(job, limit)
+    rows = _store(home).job_history(job, limit)
     if json_out:
         _print_json(rows)
         return
@@ -523,13 +509,6 @@ requests_app = typer.Typer(help="The network request log and operator actions.",
 app.add_typer(requests_app, name="requests")
 
 
-def _requests(home: Path | None):
-    from actors.clients import StoreClient
-
-    config, _ = _connect(home)
-    return StoreClient.lookup(config.ray.namespace)
-
-
 @requests_app.command("list")
 def requests_list(
     status: Annotated[Optional[str], typer.Option("--status", help="UN, PR, NS, NA, NC, NR, NE, NF or PE.")] = None,
@@ -540,7 +519,7 @@ def requests_list(
     json_out: JsonOpt = False,
 ) -> None:
     """Network requests, newest first."""
-    rows = _requests(home).requests_call("list_requests", status=status, target=target,
+    rows = _store(home).requests_call("list_requests", status=status, target=target,
                                          subscription_id=subscription, limit=limit)
     if json_out:
         _print_json(rows)
@@ -557,7 +536,7 @@ def requests_list(
 @requests_app.command("show")
 def requests_show(request_id: Annotated[int, typer.Argument()], home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """One request with its full status history."""
-    doc = _requests(home).requests_call("show_request", request_id)
+    doc = _store(home).requests_call("show_request", request_id)
     if json_out:
         _print_json(doc)
         return
@@ -574,7 +553,7 @@ def _operator_action(action: str, request_id: int, reason: str, home: Path | Non
 
     if not reason.strip():
         raise UsageError("--reason must say why", hint="it is written into the request's history")
-    doc = _requests(home).requests_call(action, request_id, reason, f"operator:{getpass.getuser()}",
+    doc = _store(home).requests_call(action, request_id, reason, f"operator:{getpass.getuser()}",
                                         datetime.now(timezone.utc))
     _print_json(doc) if json_out else out.print(f"request {request_id}: {doc['status']}")
 

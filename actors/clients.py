@@ -27,6 +27,12 @@ def call(ref, timeout: float | None = None) -> Any:
         raise StoreBusy(f"an engine actor is restarting: {type(exc).__name__}", hint="retry shortly") from None
 
 
+def is_ready(ref, timeout: float) -> bool:
+    """Has the call behind ``ref`` finished (waiting at most ``timeout`` seconds)?"""
+    ready, _ = ray.wait([ref], timeout=timeout)
+    return bool(ready)
+
+
 def actor(name: str, namespace: str = "cmp"):
     try:
         return ray.get_actor(name, namespace=namespace)
@@ -43,6 +49,10 @@ class StoreClient:
     @classmethod
     def lookup(cls, namespace: str = "cmp") -> "StoreClient":
         return cls(actor(names.STORE, namespace))
+
+    def start(self, method: str, *args, **kwargs):
+        """Start a Store call without waiting; returns the reference for ``call``/``is_ready``."""
+        return getattr(self.handle, method).remote(*args, **kwargs)
 
     def __getattr__(self, method: str):
         remote = getattr(self.handle, method)
