@@ -83,5 +83,14 @@ def test_up_load_batches_down(running, tmp_path):
     shown = json.loads(cmpctl(home, "requests", "show", str(requests[0]["request_id"]), "--json").stdout)
     assert "done by hand" in shown["history"][-1]["note"]
     assert cmpctl(home, "requests", "close", "1", "--reason", " ", check=False).returncode == 2
+    # A manual run of the job on the same batch creates nothing twice; the same key returns it.
+    batch_param = f"batch={loaded['batch_id']}"
+    rerun = json.loads(cmpctl(home, "jobs", "run", "provisioning", "--param", batch_param, "--key", "k1",
+                              "--wait", "--json").stdout)
+    assert rerun["status"] == "SUCCEEDED" and rerun["records_ok"] == 0
+    same = json.loads(cmpctl(home, "jobs", "run", "provisioning", "--param", batch_param, "--key", "k1",
+                             "--json").stdout)
+    assert same["execution_id"] == rerun["execution_id"]
+    assert cmpctl(home, "jobs", "run", "nosuchjob", check=False).returncode == 2
     daemons = json.loads(cmpctl(home, "daemons", "list", "--json").stdout)
     assert all(d["state"] == "RUNNING" and d["last_poll_at"] for d in daemons)
