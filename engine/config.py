@@ -228,14 +228,38 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any, *, source: str) -
             raise ConfigError(f"unknown config key {dotted!r} (from {source}){_suggest(part, fields)}")
         ftype = _field_types(cls)[part]
         if i == len(parts) - 1:
-            if _is_section(ftype):
+            if _is_section(ftype) or _table_map(ftype):
                 raise ConfigError(f"{dotted!r} is a section, not a key (from {source})")
             node[part] = value
+        elif _table_map(ftype):
+            # [schedules.<name>] and the like: the next part is the entry's name, any string.
+            if i + 2 >= len(parts):
+                raise ConfigError(f"{dotted!r} names an entry, not a key (from {source})")
+            name = parts[i + 1]
+            node = node.setdefault(part, {}).setdefault(name, {})
+            _set_dotted_in(node, parts[i + 2 :], _table_map(ftype), value, dotted, source)
+            return
         else:
             if not _is_section(ftype):
                 raise ConfigError(f"unknown config key {dotted!r} (from {source})")
             node = node.setdefault(part, {})
             cls = ftype
+
+
+def _set_dotted_in(node: dict[str, Any], parts: list[str], cls: Any, value: Any, dotted: str, source: str) -> None:
+    """The rest of a dotted key inside one entry of a named table (a plain section class)."""
+    for i, part in enumerate(parts):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if part not in fields:
+            raise ConfigError(f"unknown config key {dotted!r} (from {source}){_suggest(part, fields)}")
+        ftype = _field_types(cls)[part]
+        if i == len(parts) - 1:
+            node[part] = value
+            return
+        if not _is_section(ftype):
+            raise ConfigError(f"unknown config key {dotted!r} (from {source})")
+        node = node.setdefault(part, {})
+        cls = ftype
 
 
 def _check_keys(tree: Mapping[str, Any], cls: Any, source: str, prefix: str) -> None:
@@ -248,6 +272,11 @@ def _check_keys(tree: Mapping[str, Any], cls: Any, source: str, prefix: str) -> 
             if not isinstance(value, dict):
                 raise ConfigError(f"{prefix + key!r} must be a table [{prefix + key}]", file=source)
             _check_keys(value, types_[key], source, prefix + key + ".")
+        elif entry_cls := _table_map(types_[key]):
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                raise ConfigError(f"{prefix + key!r} must hold named tables [{prefix + key}.<name>]", file=source)
+            for name, entry in value.items():
+                _check_keys(entry, entry_cls, source, f"{prefix}{key}.{name}.")
 
 
 def _suggest(key: str, known) -> str:
@@ -259,6 +288,21 @@ def _is_section(tp: Any) -> bool:
     return dataclasses.is_dataclass(tp) and tp is not Secret
 
 
+def _table_map(tp: Any) -> Any:
+    """The entry class of a ``dict[str, Section]`` field (named tables such as
+    ``[schedules.provisioning]``), else None.
+
+    Such a field takes its built-in entries from its ``default_factory``; a table in the config
+    with a built-in's name overrides only the keys it gives, other names add entries, and an
+    entry can be switched off with ``enabled = false`` where its class has that key.
+    """
+    if typing.get_origin(tp) is dict:
+        key, value = typing.get_args(tp)
+        if key is str and _is_section(value):
+            return value
+    return None
+
+
 def _field_types(cls: Any) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -268,13 +312,33 @@ def _build(cls: Any, data: Mapping[str, Any], source: str) -> Any:
     types_ = _field_types(cls)
     for f in dataclasses.fields(cls):
         if f.name in data:
-            kwargs[f.name] = _coerce(types_[f.name], data[f.name], f"{source}.{f.name}")
+            if entry_cls := _table_map(types_[f.name]):
+                kwargs[f.name] = _build_table_map(f, entry_cls, data[f.name], f"{source}.{f.name}")
+            else:
+                kwargs[f.name] = _coerce(types_[f.name], data[f.name], f"{source}.{f.name}")
     try:
         return cls(**kwargs)
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _build_table_map(f: dataclasses.Field, entry_cls: Any, given: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Built-in entries overlaid with the given tables, key by key (see :func:`_table_map`)."""
+    builtins = f.default_factory() if f.default_factory is not dataclasses.MISSING else {}
+    out = dict(builtins)
+    for name, entry in given.items():
+        base = to_dict(builtins[name], reveal=True) if name in builtins else {}
+        out[name] = _build(entry_cls, _merge(base, entry), f"{source}.{name}")
+    return out
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
@@ -322,6 +386,10 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
                 raise ValueError(f"expected a string, got {type(value).__name__}")
             return str(value)
         origin = typing.get_origin(tp)
+        if origin is dict:  # a plain mapping of strings, e.g. a CSV column mapping
+            if not isinstance(value, Mapping):
+                raise ValueError(f"expected a table of names to values, got {type(value).__name__}")
+            return {str(k): str(v) for k, v in value.items()}
         if origin is tuple:
             items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
             return tuple(str(v) for v in items)
@@ -344,6 +412,8 @@ def to_dict(config: Config, *, reveal: bool = False) -> dict[str, Any]:
             return str(obj)
         if isinstance(obj, tuple):
             return [conv(v) for v in obj]
+        if isinstance(obj, dict):
+            return {k: conv(v) for k, v in obj.items()}
         return obj
 
     return conv(config)
