@@ -642,3 +642,47 @@ def test_damaged_armor(damage):
     released, exc = open_all(damage(armored))
     assert type(exc) is AgeArmorError and released == b""
     assert "re-send" in str(exc)
+
+
+# -- decrypt() from a regular file: the memory-mapped path ---------------------------------------
+
+
+def _decrypt_path(path) -> tuple[bytes, AgeError | None]:
+    out = io.BytesIO()
+    try:
+        with open(path, "rb") as src:
+            age.decrypt(src, out, [ID1])
+    except AgeError as exc:
+        return out.getvalue(), exc
+    return out.getvalue(), None
+
+
+@pytest.mark.parametrize("damage", ["none", "flip-20", "flip-16", "cut-boundary-33", "cut-inside-40", "trailing"])
+def test_mapped_decrypt_matches_the_stream_path(tmp_path, damage):
+    """Across several 16-chunk batches, whole or damaged, a file on disk (mapped) releases the
+    same plaintext and raises the same error as the streaming decryptor on the same bytes."""
+    data = plaintext(45 * CHUNK + 123, seed=9)
+    prefix, chunks = split(seal(data))
+    if damage.startswith("flip"):
+        index = int(damage.split("-")[1])
+        bad = bytearray(chunks[index])
+        bad[77] ^= 1
+        chunks[index] = bytes(bad)
+    blob = prefix + b"".join(chunks)
+    if damage.startswith("cut-boundary"):
+        blob = prefix + b"".join(chunks[: int(damage.split("-")[2])])
+    elif damage.startswith("cut-inside"):
+        blob = blob[: len(prefix) + 40 * ENC + 1000]
+    elif damage == "trailing":
+        blob += b"extra"
+    path = tmp_path / "file.age"
+    path.write_bytes(blob)
+    mapped = _decrypt_path(path)
+    streamed = open_all(blob)
+    assert mapped[0] == streamed[0]
+    assert type(mapped[1]) is type(streamed[1])
+    if damage == "none":
+        assert mapped == (data, None)
+    else:
+        assert mapped[1] is not None and str(mapped[1]) == str(streamed[1])
+        assert len(mapped[0]) < len(data)

@@ -132,6 +132,19 @@ def _decrypt_to(body: bytes, identities: list[age.Identity]) -> tuple[bytes, Age
     return out.getvalue(), None
 
 
+def _decrypt_file(body: bytes, identities: list[age.Identity], tmp_path: Path) -> tuple[bytes, AgeError | None]:
+    """decrypt() from a regular file: the memory-mapped path, which must behave identically."""
+    path = tmp_path / "vector.age"
+    path.write_bytes(body)
+    out = io.BytesIO()
+    try:
+        with path.open("rb") as src:
+            age.decrypt(src, out, identities)
+    except AgeError as exc:
+        return out.getvalue(), exc
+    return out.getvalue(), None
+
+
 def test_vector_set_is_complete():
     # Missing vectors must fail the suite, not skip it: the conformance claim rests on them.
     if not VECTORS.is_dir():
@@ -143,7 +156,7 @@ def test_vector_set_is_complete():
 
 
 @pytest.mark.parametrize("path", PARAMS)
-def test_vector(path: Path):
+def test_vector(path: Path, tmp_path: Path):
     vec = load_vector(path)
     identities = vec.x25519_identities
     if vec.unsupported:
@@ -158,6 +171,7 @@ def test_vector(path: Path):
     # Two APIs, several read sizes: the same plaintext and the same outcome every time.
     runs = [_stream_read(vec.body, identities, n) for n in (1 << 20, 65536, 4097)]
     runs.append(_decrypt_to(vec.body, identities))
+    runs.append(_decrypt_file(vec.body, identities, tmp_path))
     for released, error in runs:
         if vec.expect == "success":
             assert error is None, f"{vec.name}: {error!r}"

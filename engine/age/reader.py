@@ -13,6 +13,7 @@ from typing import BinaryIO
 from engine.age.armor import MAX_WHITESPACE, ArmorReader, is_armored
 from engine.age.file_key import open_payload
 from engine.age.keys import Identity
+from engine.age.mapped import close_map, decrypt_mapped, map_file
 from engine.age.source import Source
 from engine.age.stream import PayloadDecryptor
 
@@ -112,10 +113,17 @@ def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[Identity]) -> int
     On an error, ``dst`` holds the authenticated plaintext of the chunks before the damage:
     callers must discard it (write to a temporary name and rename only on success).
     """
+    start = src.tell() if getattr(src, "seekable", lambda: False)() else 0
     source = open_source(src)
     key, _ = open_payload(source, identities)
-    decryptor = PayloadDecryptor(source, key)
     write = dst.write
+    if source.raw is src and (mapped := map_file(src)) is not None:  # binary, regular file
+        view = memoryview(mapped)
+        try:
+            return decrypt_mapped(view, start + source.consumed, key, lambda block: write_all(write, block))
+        finally:
+            close_map(mapped, view)
+    decryptor = PayloadDecryptor(source, key)
     total = 0
     while block := decryptor.next_block():
         write_all(write, block)

@@ -27,6 +27,11 @@ class Source:
         self._eof = False
         self.consumed = 0
 
+    @property
+    def raw(self) -> BinaryIO | Readable:
+        """The stream this wraps (an armor decoder's Source wraps that decoder, not the file)."""
+        return self._raw
+
     # -- internal -------------------------------------------------------------------------
 
     def _raw_read(self, mv: memoryview) -> int:

@@ -69,7 +69,7 @@ def chunk_count(file_size: int, payload_offset: int) -> int:
 class PayloadDecryptor:
     """Pulls ciphertext from a Source, returns authenticated plaintext a batch at a time."""
 
-    def __init__(self, src: Source, payload_key: bytes, batch: int = DEFAULT_BATCH) -> None:
+    def __init__(self, src: Source, payload_key: bytes, batch: int = DEFAULT_BATCH, *, first_index: int = 0) -> None:
         if batch < 2:
             raise ValueError("batch must be at least 2 chunks (one is kept back as look-ahead)")
         self._aead = ChaCha20Poly1305(payload_key)
@@ -79,7 +79,7 @@ class PayloadDecryptor:
         self._in_mv = memoryview(self._in)
         self._out_mv = memoryview(bytearray(batch * CHUNK_SIZE))
         self._have = 0  # ciphertext bytes waiting at the front of _in
-        self._index = 0  # index of the next chunk
+        self._index = first_index  # index of the next chunk (src starts at that chunk)
         self._finished = False
         self._error: AgePayloadError | None = None  # raised after the plaintext before it
 
