@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Ray's auth mode must be set before the first `import ray`, whichever test module imports it
+# first; engine.runtime does that (and is what cmpctl imports first too).
+import engine.runtime  # noqa: E402,F401
+
 REPO = Path(__file__).resolve().parents[1]
 
 
