@@ -1,0 +1,103 @@
+"""The Scheduler actor: a thin tick loop around :class:`engine.schedule.Scheduler`.
+
+Detached, named ``Scheduler``, restartable: its state is the slot ledger in the Store, so a
+new incarnation simply ticks again (slots missed in between meet their catch-up policy).
+Runs are started in the Store without waiting, at most one per schedule at a time; a
+repeated submission of a slot is harmless (the Store runs a slot once; the key is the slot).
+Its heartbeat is a ``daemons`` row, so `cmpctl daemons list` shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import ray
+
+from actors.clients import StoreClient, call, is_ready
+from engine.config import Config
+from engine.schedule import Scheduler, SlotRun, schedules_from_config
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = dict(name="Scheduler", daemon_type="Scheduler", category="Provisioning", activity="Cron schedules")
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
+class SchedulerActor:
+    """Runs in its own worker process; the tick loop is a thread of that process."""
+
+    def __init__(self, config: Config, store, autostart: bool = True):
+        self._store = store
+        self._tick_seconds = config.scheduler.tick_seconds
+        self._core = Scheduler(StoreClient(store), schedules_from_config(config), submit=self._submit)
+        self._in_flight: dict[str, object] = {}  # schedule → ref of its running slot
+        self._lock = threading.Lock()  # one tick at a time (loop or tick_now)
+        self._stop = threading.Event()
+        self._state, self._last_error = "STOPPED", None
+        self._thread: threading.Thread | None = None
+        if autostart:
+            self.start()
+
+    def _submit(self, run: SlotRun) -> str:
+        ref = self._in_flight.get(run.schedule)
+        if ref is not None:
+            if not is_ready(ref, timeout=0):
+                return "waiting"  # the schedule's previous slot is still running
+            try:
+                call(ref)
+            except Exception as exc:  # the Store restarted under it; the slot is resubmitted
+                log.warning("Scheduler: run of %s failed to report: %s", run.schedule, exc)
+        self._in_flight[run.schedule] = self._store.run_scheduled.remote(run)
+        return "submitted"
+
+    def tick_now(self) -> dict:
+        """One tick now (the loop does this every ``tick_seconds``): what was chosen and done."""
+        with self._lock:
+            report = self._core.tick()
+        self._heartbeat(polled=True)
+        return {"now": report.now, "chosen": [r.slot_id for r in report.chosen], "results": report.results}
+
+    def start(self) -> str:
+        if self._thread and self._thread.is_alive():
+            return self._state
+        self._stop.clear()
+        self._state = "RUNNING"
+        self._heartbeat(polled=False)
+        self._thread = threading.Thread(target=self._loop, name="Scheduler", daemon=True)
+        self._thread.start()
+        return self._state
+
+    def stop(self) -> str:
+        """Stop ticking; runs already in the Store finish there (the ledger records them)."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=60)
+        self._state = "STOPPED"
+        self._heartbeat(polled=False)
+        return self._state
+
+    def state(self) -> dict:
+        return {"name": HEARTBEAT["name"], "state": self._state, "last_error": self._last_error,
+                "in_flight": sorted(k for k, ref in self._in_flight.items() if not is_ready(ref, timeout=0))}
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick_now()
+            except Exception as exc:  # keep ticking: the Store may be restarting
+                log.warning("Scheduler tick failed: %s", exc)
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                self._heartbeat(polled=False)
+            self._stop.wait(self._tick_seconds)
+
+    def _heartbeat(self, *, polled: bool) -> None:
+        try:
+            call(self._store.daemon_heartbeat.remote(**HEARTBEAT, state=self._state, polled=polled,
+                                                     last_error=self._last_error))
+        except Exception as exc:
+            log.warning("Scheduler: heartbeat failed: %s", exc)

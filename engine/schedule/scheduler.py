@@ -1,0 +1,44 @@
+"""The scheduler's core: one tick = plan the ledger, then hand the chosen slots to the runner.
+
+Plain Python over anything with the Store's methods (the Store itself in tests, the Store
+actor's client in the Scheduler actor). The clock is passed in, so tests drive time.
+``submit`` decides how a run is started: by default it runs in the Store and waits (tests,
+and the one-shot ``tick``); the actor starts it without waiting, one run per schedule at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Sequence
+
+from engine.schedule.clock import Clock, system_clock
+from engine.schedule.definitions import Schedule, SlotRun
+
+
+@dataclass
+class TickReport:
+    now: datetime
+    chosen: list[SlotRun] = field(default_factory=list)  # waiting slots handed to ``submit``
+    results: list[Any] = field(default_factory=list)  # what ``submit`` returned for each
+
+
+class Scheduler:
+    def __init__(self, store: Any, schedules: Sequence[Schedule], *, clock: Clock = system_clock,
+                 submit: Callable[[SlotRun], Any] | None = None):
+        self.store = store
+        self.schedules = tuple(schedules)
+        self.clock = clock
+        self._submit = submit or (lambda run: self.store.run_scheduled(run))
+
+    def tick(self) -> TickReport:
+        """Plan the ledger up to the clock's now and submit every slot waiting to run."""
+        now = self.clock()
+        report = TickReport(now)
+        report.chosen = list(self.store.schedule_tick(self.schedules, now))
+        for run in report.chosen:
+            report.results.append(self._submit(run))
+        return report
+
+
+__all__ = ["Scheduler", "TickReport"]
