@@ -1,0 +1,86 @@
+"""The Probes actor: a thin loop that asks the Store to run the probes that are due.
+
+Detached, named ``Probes``, restartable: its state (last runs, alert states) is in the
+database, so a new incarnation just carries on. The probes run inside the Store (the data is
+there; engine/probes/runner.py), with the real clock. Its heartbeat is a ``daemons`` row, so
+`cmpctl daemons list` shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import ray
+
+from actors.clients import call
+from engine.config import Config
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = dict(name="Probes", daemon_type="Probes", category="Provisioning", activity="Probe runner")
+
+
+def tick_seconds(config: Config) -> float:
+    """Often enough for the most frequent probe, but never busier than once a second."""
+    intervals = [p.interval_seconds for p in config.probes.values() if p.enabled and not p.cron]
+    return min(15.0, max(1.0, min(intervals, default=30.0) / 2))
+
+
+@ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
+class ProbesActor:
+    def __init__(self, config: Config, store, autostart: bool = True):
+        self._config = config
+        self._store = store
+        self._tick = tick_seconds(config)
+        self._stop = threading.Event()
+        self._state, self._last_error = "STOPPED", None
+        self._thread: threading.Thread | None = None
+        if autostart:
+            self.start()
+
+    def start(self) -> str:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._state = "RUNNING"
+            self._thread = threading.Thread(target=self._loop, name="probes", daemon=True)
+            self._thread.start()
+        self._heartbeat(polled=False)
+        return self._state
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_due()
+            except Exception as exc:  # the Store may be restarting: try again next tick
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("Probes: run failed: %s", self._last_error)
+            self._stop.wait(self._tick)
+
+    def run_due(self) -> list[dict]:
+        runs = call(self._store.run_probes.remote(self._config), timeout=600)
+        self._heartbeat(polled=True)
+        return runs
+
+    def _heartbeat(self, *, polled: bool) -> None:
+        try:
+            call(self._store.daemon_heartbeat.remote(**HEARTBEAT, state=self._state, polled=polled,
+                                                     last_error=self._last_error))
+        except Exception as exc:
+            log.warning("Probes: heartbeat failed: %s", exc)
+
+    def stop(self) -> str:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        self._state = "STOPPED"
+        self._heartbeat(polled=False)
+        return self._state
+
+    def state(self) -> dict:
+        return {"name": HEARTBEAT["name"], "state": self._state, "last_error": self._last_error,
+                "tick_seconds": self._tick}
+
+    def pid(self) -> int:
+        return os.getpid()

@@ -1,0 +1,24 @@
+"""``webhook:URL`` — HTTP POST of the alert document as JSON; any non-2xx answer is a failure."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from engine.config import NotifyConfig
+
+
+def send(url: str, doc: dict[str, Any], config: NotifyConfig, home: Path) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"webhook URL must be http(s)://…, got {url!r}")
+    body = json.dumps(doc, default=str).encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "cmp-provisioning"})
+    try:
+        with urllib.request.urlopen(request, timeout=config.webhook_timeout_seconds) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"webhook answered HTTP {exc.code}") from None
