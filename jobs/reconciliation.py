@@ -1,0 +1,85 @@
+"""The reconciliation job: the OCS's answers to bill cycle changes vs the engine's records.
+
+    cmpctl jobs run reconciliation [--param batch=ID] [--param partitions=P]
+
+Each run (1) compares the Bill Cycle Change Response batches not compared yet (``batch``: only
+that one) with the live allowances and spend caps of the changes they answer, storing every
+discrepancy with both sides and every matched pair as a pending match, and the changes become
+ANSWERED; then (2) re-points every pending match whose effective time has come (``ctx.now``):
+the old record is end-dated, a new one carries the new OCS instance; a change whose matches
+are all re-pointed becomes RECONCILED. A later run (a daily schedule) re-points what was
+still in the future. A second run over the same input creates nothing.
+
+The comparison is split by subscription into ``partitions`` partitions (default 1, this
+process); more run as Ray tasks on any node. Ray is imported only then, so that this module
+and the single-node path never need it. Everything is written in the job's one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Mapping
+
+import duckdb
+
+from engine.reconcile.apply import pending_matches, repoint_due, write_outcome
+from engine.reconcile.compare import CLASSES, MATCHED
+from engine.reconcile.inputs import batches_in_scope, read_inputs
+from engine.reconcile.partition import LocalExecutor, PartitionExecutor, check_partitions, reconcile
+from jobs.base import JobContext, JobResult, JobSpec
+
+JOB_NAME = "reconciliation"
+
+#: partitions -> the executor that runs them
+ExecutorFor = Callable[[int], PartitionExecutor]
+
+
+def default_executor(partitions: int) -> PartitionExecutor:
+    """P=1 in this process (DuckDB uses every core); P>1 as Ray tasks (UsageError without Ray)."""
+    if partitions == 1:
+        return LocalExecutor()
+    from actors.reconcile_tasks import ray_executor  # only the scaled-out path needs Ray
+
+    return ray_executor()
+
+
+def make_reconciliation(executor_for: ExecutorFor = default_executor):
+    def reconciliation(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], ctx: JobContext) -> JobResult:
+        partitions = check_partitions(params.get("partitions", "1"))
+        batches = batches_in_scope(con, params.get("batch"))
+        details: dict = {"batches": batches, "partitions": partitions}
+        read = matched = reported = 0
+        if batches:
+            engine, ocs = read_inputs(con, batches)
+            started = time.perf_counter()
+            outcomes, runs = reconcile(engine, ocs, partitions, executor_for(partitions))
+            details["compare_seconds"] = round(time.perf_counter() - started, 3)
+            details["runs"] = [{"partition": r.partition, "node": r.node, "pairs": r.outcomes.num_rows,
+                                "seconds": round(r.seconds, 3)} for r in runs]
+            write_outcome(con, outcomes, batches, execution_id=ctx.execution_id, now=ctx.now)
+            con.unregister("_rec_ocs")
+            classes = dict(con.execute(
+                "SELECT discrepancy, count(*) FROM reconciliation_discrepancies WHERE execution_id = ? GROUP BY ALL",
+                [ctx.execution_id]).fetchall())  # fmt: skip
+            matched = con.execute("SELECT count(*) FROM reconciliation_matches WHERE execution_id = ?",
+                                  [ctx.execution_id]).fetchone()[0]
+            classes[MATCHED] = matched
+            details["classes"] = {c: classes.get(c, 0) for c in CLASSES}
+            read = engine.num_rows + ocs.num_rows
+            reported = sum(v for k, v in classes.items() if k != MATCHED)
+        details["repointed"] = repoint_due(con, execution_id=ctx.execution_id, now=ctx.now)
+        details["pending"] = pending_matches(con)
+        return JobResult(read=read, ok=matched, error=reported,
+                         batch_id=batches[0] if len(batches) == 1 else None, details=details)
+
+    return reconciliation
+
+
+RECONCILIATION = JobSpec(
+    JOB_NAME,
+    make_reconciliation(),
+    "compare Bill Cycle Change Responses with the engine's allowances and spend caps; re-point them when due",
+    params=("batch", "partitions"),
+)
+
+__all__ = ["JOB_NAME", "RECONCILIATION", "default_executor", "make_reconciliation"]
