@@ -261,8 +261,9 @@ def up(
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start (or connect to) Ray and start the engine's actors: Store, coordinator, daemons."""
-    from actors.engine import start_engine
+    """Start (or connect to) Ray, then the Supervisor, which starts and watches the engine's actors."""
+    from actors.clients import StoreClient
+    from actors.supervisor import start_supervisor
     from engine import runtime
 
     config = _config(home)
@@ -278,8 +279,8 @@ def up(
         if run is None:
             run = runtime.start_local_head(config)
     runtime.write_run(config, run)
-    handles = start_engine(config)
-    daemons = handles.store_client.list_daemons()
+    start_supervisor(config)  # idempotent: a second `up` finds the running Supervisor
+    daemons = StoreClient.lookup(config.ray.namespace).list_daemons()
     if json_out:
         _print_json({"address": run.address, "dashboard": run.dashboard_url, "daemons": daemons})
         return
@@ -290,8 +291,8 @@ def up(
 
 @app.command()
 def down(home: HomeOpt = None) -> None:
-    """Stop the engine cleanly: daemons finish the file in hand, the Store closes the database."""
-    from actors.engine import stop_engine
+    """Stop the engine cleanly: Supervisor, then daemons (file in hand finished, claims released), then Store."""
+    from actors.supervisor import drain_engine
     from engine import runtime
 
     config = _config(home)
@@ -302,11 +303,84 @@ def down(home: HomeOpt = None) -> None:
         runtime.clear_run(config)
         err.print("cmpctl: the engine is not running")
         return
-    stopped = stop_engine(config)
+    stopped = drain_engine(config)
     if run and run.owned:
         runtime.stop_local_head(run)
     runtime.clear_run(config)
     out.print("stopped " + (", ".join(stopped) if stopped else "nothing"))
+
+
+@app.command()
+def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Daemons (state, last poll), queue depths by request status, running jobs, firing alerts, dashboard URL."""
+    from actors.clients import StoreClient
+    from actors.supervisor import supervisor_report
+
+    config, run = _connect(home)
+    snap = StoreClient.lookup(config.ray.namespace).status()
+    actors = supervisor_report(config)
+    doc = {"address": run.address, "dashboard": run.dashboard_url,
+           "supervisor": "RUNNING" if actors is not None else "ABSENT", "actors": actors or [], **snap}
+    if json_out:
+        _print_json(doc)
+        return
+    out.print(f"Ray {doc['address']}   dashboard {doc['dashboard'] or '-'}   supervisor {doc['supervisor']}")
+    table = Table(title="daemons")
+    for col in ("name", "state", "last poll", "last error"):
+        table.add_column(col, overflow="fold")
+    for d in doc["daemons"]:
+        table.add_row(d["name"], d["state"], f"{d['last_poll_at']:%Y-%m-%d %H:%M:%S}" if d["last_poll_at"] else "-",
+                      d["last_error"] or "")
+    out.print(table)
+    table = Table(title="actors")
+    for col in ("name", "state", "pid", "Ray restarts", "last error"):
+        table.add_column(col, overflow="fold")
+    for a in doc["actors"]:
+        table.add_row(a["name"] or a["role"], a["state"], str(a["pid"]), str(a["restarts"]), a["last_error"] or "")
+    out.print(table)
+    depths = ", ".join(f"{target} " + " ".join(f"{st}={n:,}" for st, n in by.items())
+                       for target, by in doc["queue_depths"].items())
+    out.print(f"network requests: {depths or 'none'}")
+    for j in doc["running_jobs"]:
+        out.print(f"running: {j['job']} execution {j['execution_id']} ({j['trigger']}) since {j['started_at']:%H:%M:%S}")
+    out.print(f"running jobs: {len(doc['running_jobs'])}   firing alerts: {len(doc['alerts'])}")
+    for a in doc["alerts"]:
+        out.print(f"  ALERT {a['severity']} {a['probe']} on {a['subject']}: {a['message'] or ''}", markup=False)
+
+
+@app.command()
+def submit(
+    job: Annotated[str, typer.Argument(help="Job name (see `cmpctl jobs list`).")],
+    address: Annotated[Optional[str], typer.Option("--address", help="Ray Jobs API (dashboard) address, e.g. http://HEAD:8265; default: the running engine's dashboard.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="key=value (repeatable).")] = None,
+    key: Annotated[Optional[str], typer.Option("--key", help="Idempotency key: a second submit with it returns the first.")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Tail the job's logs until it ends.")] = False,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Submit a job to the Ray cluster through the Ray Jobs API (the project is shipped as its working dir)."""
+    import uuid
+
+    from actors import submit as jobs_api
+    from engine import runtime
+
+    config = _config(home)
+    run = runtime.read_run(config)
+    target = address or (run.dashboard_url if run and run.dashboard_url else "") or \
+        f"http://{config.ray.dashboard_host}:{config.ray.dashboard_port}"
+    sub = jobs_api.submit(target, job, _params(param), key or f"submit:{uuid.uuid4()}", namespace=config.ray.namespace)
+    doc = sub.to_dict()
+    if follow:  # logs go to stderr, so that --json keeps stdout to one document
+        doc["status"], doc["execution"] = jobs_api.follow(target, sub.submission_id, write=sys.stderr.write)
+    if json_out:
+        _print_json(doc)
+    else:
+        out.print(f"{'existing' if sub.existing else 'submitted'} {sub.submission_id}: {doc['status']}"
+                  f"   (dashboard {target})")
+        if doc.get("execution"):
+            _print_execution(doc["execution"], False)
+    if doc["status"] in ("FAILED", "STOPPED") or (doc.get("execution") or {}).get("status") == "FAILED":
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -320,15 +394,20 @@ def load(
     """Hand a file to the right Load daemon of the running engine (exit 4 if it is refused)."""
     from engine.loading.submit import submit_file, wait_for_outcome
     from actors.clients import StoreClient
+    from engine import telemetry
 
     config, _ = _connect(home)
     store = StoreClient.lookup(config.ray.namespace)
-    submitted = submit_file(config, file, store.committed_file)
-    if not wait:
-        doc = {"status": "submitted", "daemon": submitted.daemon, "path": str(submitted.path)}
-        _print_json(doc) if json_out else out.print(f"submitted to {submitted.daemon}: {submitted.path.name}")
-        return
-    outcome = wait_for_outcome(store, submitted, timeout=timeout, progress=None if json_out else err)
+    _tracing(home)
+    # The trace starts here: the copy carries this span's traceparent to the daemon (an xattr).
+    with telemetry.span(f"cmpctl load {file.name}", attributes={"cmp.file": file.name}):
+        submitted = submit_file(config, file, store.committed_file, traceparent=telemetry.inject())
+        if not wait:
+            doc = {"status": "submitted", "daemon": submitted.daemon, "path": str(submitted.path)}
+            _print_json(doc) if json_out else out.print(f"submitted to {submitted.daemon}: {submitted.path.name}")
+            return
+        outcome = wait_for_outcome(store, submitted, timeout=timeout, progress=None if json_out else err)
+    telemetry.flush()
     if json_out:
         _print_json(outcome)
     elif outcome["status"] == "loaded":
@@ -455,11 +534,17 @@ def jobs_run(
     import uuid
 
     from actors.clients import call
+    from engine import telemetry
 
+    _tracing(home)
     store = _store(home)
     run_key = key or f"manual:{uuid.uuid4()}"
-    ref = store.start("run_job", job, _params(param), trigger="manual", key=run_key)
-    doc = call(ref) if wait else _started(store, ref, run_key)
+    # The trace starts here; the job's span in the Store is its child (traceparent passed explicitly).
+    with telemetry.span(f"cmpctl jobs run {job}", attributes={"cmp.job": job, "cmp.key": run_key}):
+        ref = store.start("run_job", job, _params(param), trigger="manual", key=run_key,
+                          traceparent=telemetry.inject())
+        doc = call(ref) if wait else _started(store, ref, run_key)
+    telemetry.flush()
     _print_execution(doc, json_out)
     if doc.get("status") == "FAILED":
         raise typer.Exit(1)
@@ -479,9 +564,34 @@ def _started(store, ref, key: str) -> dict:
 
 @jobs_app.command("show")
 def jobs_show(execution_id: Annotated[int, typer.Argument(help="Execution id.")], home: HomeOpt = None,
-              json_out: JsonOpt = False) -> None:
-    """One job execution: status, parameters, counts, result, error."""
-    _print_execution(_store(home).job_execution(execution_id), json_out)
+              json_out: JsonOpt = False,
+              discrepancies: Annotated[int, typer.Option(
+                  "--discrepancies", min=0,
+                  help="Reconciliation: list the first N discrepancies with both sides.")] = 10) -> None:
+    """One job execution: status, parameters, counts, result, error (and a reconciliation's discrepancies)."""
+    store = _store(home)
+    doc = store.job_execution(execution_id)
+    report = store.reconciliation_report(execution_id, discrepancies) if doc.get("job") == "reconciliation" else None
+    if report is not None and json_out:
+        doc = {**doc, "discrepancies": report}
+    _print_execution(doc, json_out)
+    if report is not None and not json_out:
+        _print_discrepancies(report)
+
+
+def _print_discrepancies(report: dict) -> None:
+    by_class = ", ".join(f"{k} {v:,}" for k, v in report["by_class"].items()) or "none"
+    out.print(f"{'discrepancies':<14} {report['total']:,} ({by_class})", markup=False)
+    if not report["first"]:
+        return
+    table = Table()
+    for col in ("class", "subscription", "kind", "ocs id", "engine side", "ocs side"):
+        table.add_column(col, overflow="fold")
+    for d in report["first"]:
+        table.add_row(d["discrepancy"], d["subscription_id"], d["record_kind"] or "", d["ocs_id"] or "",
+                      json.dumps(d["engine_side"]) if d["engine_side"] else "-",
+                      json.dumps(d["ocs_side"]) if d["ocs_side"] else "-")
+    out.print(table)
 
 
 @jobs_app.command("history")
@@ -501,6 +611,161 @@ def jobs_history(job: Annotated[Optional[str], typer.Argument(help="Only this jo
                       f"{r['records_read']:,}", f"{r['records_ok']:,}", f"{r['records_error']:,}",
                       f"{r['started_at']:%Y-%m-%d %H:%M:%S}")
     out.print(table)
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+schedules_app = typer.Typer(help="Cron schedules of jobs and their slot ledger.", no_args_is_help=True)
+app.add_typer(schedules_app, name="schedules")
+
+
+def _fmt_time(value, tz_name: str | None = None) -> str:
+    if value is None:
+        return "-"
+    from engine.schedule.cron import zone
+
+    local = value.astimezone(zone(tz_name)) if tz_name else value
+    return f"{local:%Y-%m-%d %H:%M %Z}"
+
+
+@schedules_app.command("list")
+def schedules_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Each schedule: job, cron, time zone, next slot, and the status of its last slot."""
+    from engine.schedule import schedules_from_config, system_clock
+    from engine.schedule.cron import next_slot
+
+    config = _config(home)
+    schedules = schedules_from_config(config)
+    last = _store(home).last_slots([s.name for s in schedules])
+    now = system_clock()
+    rows = []
+    for s in schedules:
+        slot = last.get(s.name) or {}
+        rows.append({"name": s.name, "job": s.job, "cron": s.cron, "timezone": s.timezone, "enabled": s.enabled,
+                     "catch_up": s.catch_up, "next_slot": next_slot(s.cron, s.timezone, now) if s.enabled else None,
+                     "last_slot": slot.get("slot_at"), "last_status": slot.get("status"),
+                     "last_reason": slot.get("reason")})
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("schedule", "job", "cron", "tz", "next slot", "last slot", "status"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"] + ("" if r["enabled"] else " (off)"), r["job"], r["cron"], r["timezone"],
+                      _fmt_time(r["next_slot"], r["timezone"]), _fmt_time(r["last_slot"], r["timezone"]),
+                      r["last_status"] or "-")
+    out.print(table)
+
+
+@schedules_app.command("slots")
+def schedules_slots(
+    schedule: Annotated[Optional[str], typer.Argument(help="Only this schedule.")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="due, late, started, succeeded, failed, overran or missed.")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The slot ledger, newest first: each expected slot, its status, execution and reason."""
+    from engine.schedule import STATUSES
+
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"unknown slot status {status!r}", hint=f"use one of: {', '.join(STATUSES)}")
+    rows = _store(home).schedule_slots(schedule, status=status, limit=limit)
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("schedule", "slot (UTC)", "status", "exec", "started", "ended", "reason"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["schedule"], _fmt_time(r["slot_at"], "UTC"), r["status"], str(r["execution_id"] or ""),
+                      f"{r['started_at']:%H:%M:%S}" if r["started_at"] else "-",
+                      f"{r['ended_at']:%H:%M:%S}" if r["ended_at"] else "-", r["reason"] or "")
+    out.print(table)
+
+
+# --- traces ----------------------------------------------------------------------------------
+
+
+def _tracing(home: Path | None) -> None:
+    """Export this command's spans as the home's config says (traces/ by default)."""
+    from engine import telemetry
+
+    telemetry.configure(telemetry.Settings.from_config(_config(home)), component="cli")
+
+
+@app.command()
+def trace(
+    target: Annotated[str, typer.Argument(help="Job execution id, batch:BATCH_ID, or a 32-hex trace id.")],
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The span tree of one job execution or file load, with durations (from traces/*.jsonl)."""
+    from engine.errors import NotFound
+    from engine.telemetry.jsonl import read_spans
+    from engine.telemetry.tree import render_tree, span_tree
+
+    config = _config(home)
+    trace_id = _trace_id_of(home, target)
+    spans = read_spans(config.traces_dir, trace_id)
+    if not spans:
+        raise NotFound(f"no spans of trace {trace_id} under {config.traces_dir}",
+                       hint="spans are written there with telemetry.exporter = file (the default); "
+                            "with otlp, look the trace up in the collector")
+    roots = span_tree(spans)
+    if json_out:
+        _print_json({"trace_id": trace_id, "spans": len(spans), "tree": roots})
+        return
+    out.print(render_tree(trace_id, roots))
+
+
+def _trace_id_of(home: Path | None, target: str) -> str:
+    """The trace id of an execution or ``batch:ID``: from the running engine's Store, else
+    (engine down) from the database file opened read-only."""
+    import re
+
+    from engine.errors import NotFound
+
+    target = target.strip()
+    if re.fullmatch(r"[0-9a-f]{32}", target):
+        return target
+    kind, _, ident = target.rpartition(":")
+    if kind not in ("", "batch", "exec", "execution") or not ident.isdigit():
+        raise UsageError(f"not an execution id, batch:ID or trace id: {target!r}",
+                         hint="e.g. `cmpctl trace 12` or `cmpctl trace batch:3`")
+    table, column, what = ("batches", "batch_id", "batch") if kind == "batch" else \
+        ("job_executions", "execution_id", "job execution")
+    try:
+        store = _store(home)
+        doc = store.show_batch(int(ident), 0) if table == "batches" else store.job_execution(int(ident))
+        found = (doc.get("trace_id"),)
+    except EngineError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        found = _read_only_row(home, f"SELECT trace_id FROM {table} WHERE {column} = ?", [int(ident)])
+    if found is None:
+        raise NotFound(f"no {what} {ident}")
+    if not found[0]:
+        raise NotFound(f"{what} {ident} has no trace id", hint="it ran with telemetry.exporter = none")
+    return str(found[0])
+
+
+def _read_only_row(home: Path | None, sql: str, params: list) -> tuple | None:
+    import duckdb
+
+    from engine.errors import EngineNotRunning
+
+    db = _config(home).db_path
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as exc:
+        raise EngineNotRunning(f"cannot read {db}: {exc}", hint="start the engine (`cmpctl up`) or stop "
+                               "whatever holds the database") from None
+    try:
+        return con.execute(sql, params).fetchone()
+    finally:
+        con.close()
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -574,6 +839,107 @@ def requests_close(request_id: Annotated[int, typer.Argument()],
     _operator_action("close", request_id, reason, home, json_out)
 
 
+# --- probes ----------------------------------------------------------------------------------
+
+probes_app = typer.Typer(help="Probes: scheduled checks, their values and outcomes, alerts.", no_args_is_help=True)
+app.add_typer(probes_app, name="probes")
+
+
+def _probe_store(home: Path | None):
+    from actors.clients import StoreClient
+
+    config, _ = _connect(home)
+    return config, StoreClient.lookup(config.ray.namespace)
+
+
+def _when(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value else "-"
+
+
+def _value(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+@probes_app.command("list")
+def probes_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Every probe: type, kind, schedule, thresholds, last run, outcome, firing alerts."""
+    config, store = _probe_store(home)
+    rows = store.probe_list(config)
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("probe", "type", "kind", "schedule", "warn", "severe", "last run", "outcome", "firing"):
+        table.add_column(col)
+    for r in rows:
+        th = r["thresholds"]
+        table.add_row(r["name"] + ("" if r["enabled"] else " (off)"), r["type"], r["kind"], r["schedule"],
+                      _value(th["warning"]), _value(th["severe"]), _when(r["last_run_at"]), r["last_outcome"] or "-",
+                      str(r["firing"]))
+    out.print(table)
+
+
+@probes_app.command("run")
+def probes_run(name: Annotated[str, typer.Argument(help="Probe name (see `cmpctl probes list`).")],
+               home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """Run one probe now; exit 1 when it is not a success (warning, severe, probe failed)."""
+    config, store = _probe_store(home)
+    if name not in config.probes:
+        raise UsageError(f"no probe {name!r}", hint=f"known: {', '.join(sorted(config.probes))}")
+    (run,) = store.run_probes(config, [name])
+    if json_out:
+        _print_json(run)
+    else:
+        out.print(f"{run['probe']}: {run['outcome']}" + (f" ({run['error']})" if run["error"] else ""), markup=False)
+        for r in run["results"]:
+            out.print(f"  {r['subject'] or '-'}: {_value(r['value'])} {r['outcome']} {r['detail']}", markup=False)
+        for e in run["events"]:
+            failed = [d["recipient"] for d in e["deliveries"] if not d["ok"]]
+            out.print(f"  alert {e['alert_id']} {e['event']} → {len(e['deliveries'])} recipients"
+                      + (f" (failed: {', '.join(failed)})" if failed else ""), markup=False)
+    if run["outcome"] != "success":
+        raise typer.Exit(1)
+
+
+@probes_app.command("history")
+def probes_history(name: Annotated[Optional[str], typer.Argument(help="Only this probe.")] = None,
+                   limit: Annotated[int, typer.Option("--limit")] = 50, home: HomeOpt = None,
+                   json_out: JsonOpt = False) -> None:
+    """Probe results, newest first: value and outcome per subject."""
+    _, store = _probe_store(home)
+    rows = store.probe_history(name, limit)
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("run at", "probe", "subject", "value", "outcome", "detail"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(_when(r["run_at"]), r["probe"], r["subject"] or "-", _value(r["value"]), r["outcome"],
+                      r["detail"] or "")
+    out.print(table)
+
+
+@probes_app.command("alerts")
+def probes_alerts(active: Annotated[bool, typer.Option("--active", help="Only pending and firing alerts.")] = False,
+                  limit: Annotated[int, typer.Option("--limit")] = 50, home: HomeOpt = None,
+                  json_out: JsonOpt = False) -> None:
+    """Alert history: state, severity, subject, when it fired and resolved, notifications sent."""
+    _, store = _probe_store(home)
+    rows = store.probe_alerts(active_only=active, limit=limit)
+    if json_out:
+        _print_json(rows)
+        return
+    table = Table()
+    for col in ("alert", "probe", "subject", "state", "severity", "value", "fired", "resolved", "sent"):
+        table.add_column(col)
+    for r in rows:
+        sent = sum(1 for n in r["notifications"] if n["ok"])
+        table.add_row(str(r["alert_id"]), r["probe"], r["subject"], r["state"], r["severity"], _value(r["value"]),
+                      _when(r["fired_at"]), _when(r["resolved_at"]), f"{sent}/{len(r['notifications'])}")
+    out.print(table)
+
+
 # --- netsim ----------------------------------------------------------------------------------
 
 netsim_app = typer.Typer(help="The network simulator (OCS and Openet APIs) for tests and demos.", no_args_is_help=True)
@@ -605,6 +971,51 @@ def netsim_serve(
 
 
 # --- entry point -------------------------------------------------------------------------------
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    orders: Annotated[int, typer.Option("--orders", min=10, help="Orders in the generated file.")] = 10_000,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary home (database, files, traces) and say where.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The whole mission on the embedded default, every step checked: load → provisioning →
+    network → bill cycle change → netsim's response file → reconciliation → probes.
+
+    Uses a fresh temporary home, a local Ray head and netsim as a subprocess; exits 0 only if
+    every step did what it should.
+    """
+    from actors.demo import run_demo
+
+    report = run_demo(orders, keep=keep, progress=(lambda line: None) if json_out else err.print)
+    if json_out:
+        _print_json({"ok": report.ok, "home": str(report.home) if keep else None,
+                     "dashboard": report.dashboard_url, "summary": report.summary,
+                     "checks": [c.__dict__ for c in report.checks]})
+    else:
+        table = Table(title=f"cmpctl demo: {orders:,} orders", show_lines=False)
+        table.add_column("step")
+        table.add_column("result")
+        table.add_column("at", justify="right")
+        for c in report.checks:
+            table.add_row(c.step, ("" if c.ok else "[red]FAILED[/red] ") + c.detail, f"{c.seconds:.1f}s")
+        out.print(table)
+        requests = report.summary.get("requests") or {}
+        for target, depths in sorted(requests.items()):
+            out.print(f"requests {target}: " + ", ".join(f"{s} {n:,}" for s, n in sorted(depths.items())))
+        alerts = report.summary.get("alerts")
+        if alerts is not None:
+            out.print("alerts firing: " + (", ".join(alerts) if alerts else "none"))
+        if report.dashboard_url:
+            out.print(f"Ray dashboard (while the demo ran): {report.dashboard_url}")
+        if keep:
+            out.print(f"home kept at {report.home}")
+        out.print("demo " + ("passed" if report.ok else "FAILED"))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -14,20 +14,23 @@ from typing import Sequence
 import ray
 
 from actors.clients import call
-from engine import age
+from engine import age, telemetry
 from engine.config import Config
-from engine.loading.pipeline import LoadSettings, load_file
-from engine.loading.shards import FilePlan, ShardSpec, process_shard
+from engine.loading.pipeline import LoadSettings, load_file, traced_shard
+from engine.loading.shards import FilePlan, ShardSpec
 
 
 @ray.remote(max_retries=3, retry_exceptions=False)
-def shard_task(plan: FilePlan, spec: ShardSpec, batch_id: int, store) -> tuple[int, int, str]:
+def shard_task(plan: FilePlan, spec: ShardSpec, batch_id: int, store,
+               tracing: telemetry.Settings | None = None, traceparent: str | None = None) -> tuple[int, int, str]:
     """Decrypt and parse one shard, hand its Arrow tables to the Store. Runs in any Ray worker.
 
-    Ray re-runs it if its worker dies; the Store ignores a shard it already has.
+    Ray re-runs it if its worker dies; the Store ignores a shard it already has. Its span is a
+    child of the load's (``traceparent``: a task does not inherit the caller's trace context).
     """
-    result = process_shard(plan, spec)
-    call(store.add_shard.remote(batch_id, result))
+    if tracing is not None:
+        telemetry.configure(tracing, component="shard")
+    result = traced_shard(plan, spec, batch_id, StoreSink(store), traceparent)
     return spec.shard_no, result.plaintext_bytes, ray.get_runtime_context().get_node_id()
 
 
@@ -40,19 +43,22 @@ def warm_up() -> int:
 
 
 class RayShardRunner:
-    def __init__(self, store, max_in_flight: int):
+    def __init__(self, store, max_in_flight: int, tracing: telemetry.Settings | None = None):
         self.store = store
         self.max_in_flight = max(1, max_in_flight)
+        self.tracing = tracing
         self.nodes: set[str] = set()
 
     def run(self, plan, specs: Sequence[ShardSpec], batch_id: int, on_done) -> None:
+        traceparent = telemetry.inject()  # the load's span: the shards' parent
         pending = list(specs)
         in_flight = []
         while pending or in_flight:
             while pending and len(in_flight) < self.max_in_flight:
                 spec = pending.pop(0)
                 in_flight.append(
-                    shard_task.options(scheduling_strategy="SPREAD").remote(plan, spec, batch_id, self.store)
+                    shard_task.options(scheduling_strategy="SPREAD").remote(
+                        plan, spec, batch_id, self.store, self.tracing, traceparent)
                 )
             done, in_flight = ray.wait(in_flight, num_returns=1)
             _, nbytes, node = ray.get(done[0])
@@ -90,14 +96,16 @@ class LoadCoordinator:
         self._config = config
         self._store = store
         self._identities = age.load_identities(config.identity_path)
+        self._tracing = telemetry.Settings.from_config(config)
+        telemetry.configure(self._tracing, component="coordinator")
         self.last_nodes: list[str] = []
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self._warm = [warm_up.options(scheduling_strategy="SPREAD").remote() for _ in range(max(1, cpus))]
 
-    def load(self, path: str, daemon: str, trace_id: str | None = None):
+    def load(self, path: str, daemon: str, trace_id: str | None = None, traceparent: str | None = None):
         cfg = self._config
         workers = cfg.load.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        runner = RayShardRunner(self._store, max_in_flight=workers + 1)
+        runner = RayShardRunner(self._store, max_in_flight=workers + 1, tracing=self._tracing)
         settings = LoadSettings(
             daemon=daemon,
             shard_bytes=cfg.load.shard_bytes,
@@ -106,7 +114,7 @@ class LoadCoordinator:
             work_dir=cfg.home / "work",
         )
         result = load_file(Path(path), settings=settings, identities=self._identities,
-                           sink=StoreSink(self._store), runner=runner, trace_id=trace_id)
+                           sink=StoreSink(self._store), runner=runner, trace_id=trace_id, traceparent=traceparent)
         self.last_nodes = sorted(runner.nodes)
         return result
 

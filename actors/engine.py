@@ -13,14 +13,18 @@ import ray
 from actors import names
 from actors.clients import StoreClient, actor, call
 from actors.coordinator import LoadCoordinator
+from actors.extract_daemon import ExtractDaemonActor
 from actors.load_daemon import LoadDaemonActor
 from actors.store import StoreActor
+from actors.scheduler import SchedulerActor
 from actors.transmission_daemon import TransmissionDaemonActor
+from engine import telemetry
 from engine.config import Config
 from engine.errors import EngineError
 
 LOAD_DAEMONS = ("load_provisioning", "load_bill_cycle")
-DAEMON_ACTORS = (*LOAD_DAEMONS, "ocs_adaptor")
+EXTRACT_DAEMONS = ("extract_provisioning", "extract_bill_cycle")
+DAEMON_ACTORS = (*LOAD_DAEMONS, "ocs_adaptor", "openet_adaptor", *EXTRACT_DAEMONS)
 
 
 @dataclass
@@ -28,6 +32,8 @@ class EngineHandles:
     store: object
     coordinator: object
     daemons: dict[str, object] = field(default_factory=dict)
+    scheduler: object = None  # None when [scheduler] enabled = false
+    probes: object = None  # None when every probe is disabled
 
     @property
     def store_client(self) -> StoreClient:
@@ -40,7 +46,8 @@ def _opts(name: str, config: Config) -> dict:
 
 def start_engine(config: Config, *, autostart_daemons: bool = True) -> EngineHandles:
     """Create (or find) the Store, the load coordinator and every enabled daemon."""
-    store = StoreActor.options(**_opts(names.STORE, config)).remote(str(config.db_path))
+    store = StoreActor.options(**_opts(names.STORE, config)).remote(str(config.db_path),
+                                                                   telemetry.Settings.from_config(config))
     call(store.pid.remote())  # wait until the database is open and migrated
     coordinator = LoadCoordinator.options(**_opts(names.COORDINATOR, config)).remote(config, store)
     handles = EngineHandles(store, coordinator)
@@ -55,8 +62,27 @@ def start_engine(config: Config, *, autostart_daemons: bool = True) -> EngineHan
     if config.daemons.ocs_adaptor.enabled and config.network.ocs.url:
         handles.daemons["ocs_adaptor"] = TransmissionDaemonActor.options(**_opts(ocs.actor_name, config)).remote(
             ocs, config, store, "OCS", config.network.ocs)
+    # The Openet Bill Cycle adaptor: the same daemon over the same queue, for target OPENET.
+    openet = names.daemon("openet_adaptor")
+    if config.daemons.openet_adaptor.enabled and config.network.openet.url:
+        handles.daemons["openet_adaptor"] = TransmissionDaemonActor.options(
+            **_opts(openet.actor_name, config)).remote(openet, config, store, "OPENET", config.network.openet)
+    for config_name in EXTRACT_DAEMONS:
+        if config.daemons.get(config_name).enabled:
+            spec = names.daemon(config_name)
+            handles.daemons[config_name] = ExtractDaemonActor.options(**_opts(spec.actor_name, config)).remote(
+                spec, config, store, autostart_daemons)
     for handle in handles.daemons.values():
         call(handle.state.remote())
+    if config.scheduler.enabled:
+        handles.scheduler = SchedulerActor.options(**_opts(names.SCHEDULER, config)).remote(
+            config, store, autostart_daemons)
+        call(handles.scheduler.state.remote())
+    if any(p.enabled for p in config.probes.values()):
+        from actors.probes import ProbesActor
+
+        handles.probes = ProbesActor.options(**_opts(names.PROBES, config)).remote(config, store, autostart_daemons)
+        call(handles.probes.state.remote())
     return handles
 
 
@@ -68,6 +94,14 @@ def find_engine(config: Config) -> EngineHandles:
             handles.daemons[config_name] = ray.get_actor(names.daemon(config_name).actor_name, namespace=ns)
         except ValueError:
             pass  # disabled
+    try:
+        handles.scheduler = ray.get_actor(names.SCHEDULER, namespace=ns)
+    except ValueError:
+        pass  # disabled
+    try:
+        handles.probes = ray.get_actor(names.PROBES, namespace=ns)
+    except ValueError:
+        pass  # every probe disabled
     return handles
 
 
@@ -75,6 +109,30 @@ def stop_engine(config: Config) -> list[str]:
     """Stop daemons first (each finishes the file in hand), then the coordinator and the Store."""
     stopped = []
     ns = config.ray.namespace
+    try:  # the scheduler first: no new runs while the daemons drain
+        handle = ray.get_actor(names.SCHEDULER, namespace=ns)
+    except ValueError:
+        handle = None
+    if handle is not None:
+        try:
+            call(handle.stop.remote(), timeout=120)
+        except EngineError:
+            pass
+        finally:
+            ray.kill(handle, no_restart=True)
+        stopped.append(names.SCHEDULER)
+    try:  # the probes too: they would only report the daemons stopping
+        handle = ray.get_actor(names.PROBES, namespace=ns)
+    except ValueError:
+        handle = None
+    if handle is not None:
+        try:
+            call(handle.stop.remote(), timeout=120)
+        except EngineError:
+            pass
+        finally:
+            ray.kill(handle, no_restart=True)
+        stopped.append(names.PROBES)
     for config_name in DAEMON_ACTORS:
         name = names.daemon(config_name).actor_name
         try:

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import ray
 
+from actors import metrics
 from actors.clients import call
 from actors.names import DaemonSpec
+from engine import telemetry
 from engine.config import Config
 from engine.loading.daemon import LoadDaemon, Outcome
 from engine.loading.inbox import Inbox
+from engine.telemetry.files import file_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +33,13 @@ class LoadDaemonActor:
         self._store = store
         self._coordinator = coordinator
         self._poll_seconds = config.daemons.get(spec.config_name).poll_seconds
+        telemetry.configure(telemetry.Settings.from_config(config), component="load_daemon")
+        self._trigger_parents: dict[int, str] = {}  # batch → span its triggered jobs continue
         inbox = Inbox(config.inbound_dir(spec.config_name), config.archive_dir, config.quarantine_dir)
         self._core = LoadDaemon(
             spec.actor_name,
             inbox,
-            load=lambda path: call(coordinator.load.remote(str(path), spec.config_name)),
+            load=self._load,
             reject=lambda **kw: call(store.record_rejection.remote(**kw)),
             committed_file=lambda sha: call(store.committed_file.remote(sha)),
         )
@@ -62,18 +67,40 @@ class LoadDaemonActor:
         self._set_state("STOPPED")
         return self._state
 
+    def _load(self, path: Path):
+        """One file, under a span continuing the trace it came with (`cmpctl load`), if any."""
+        came_with = file_traceparent(path)
+        with telemetry.span(f"inbound {path.name}", parent=came_with,
+                            attributes={"cmp.daemon": self._spec.actor_name}):
+            here = telemetry.inject() or came_with
+            result = call(self._coordinator.load.remote(str(path), self._spec.config_name, traceparent=here))
+        if here:
+            self._trigger_parents[result.batch_id] = here
+        return result
+
     def poll_now(self) -> list[Outcome]:
         with self._lock:
             outcomes = self._core.poll_once()
         self._heartbeat(polled=True)
+        for o in outcomes:
+            if o.status == "loaded":
+                metrics.record_load(self._spec.actor_name, o.records, o.errors)
+            elif o.status == "rejected":
+                metrics.record_rejected_file(self._spec.actor_name)
         if any(o.status == "loaded" for o in outcomes):
             # The batch's jobs run in the Store; fire and forget (the trigger row is durable,
             # so a lost call is picked up by the next one or by the scheduler's safety net).
-            self._store.run_triggers.remote()
+            parents = {o.batch_id: self._trigger_parents.pop(o.batch_id) for o in outcomes
+                       if o.status == "loaded" and o.batch_id in self._trigger_parents}
+            self._store.run_triggers.remote(parents)
         return outcomes
 
     def state(self) -> dict:
         return {"name": self._spec.actor_name, "state": self._state, "last_error": self._core.last_error}
+
+    def metrics(self) -> dict[str, float]:
+        """The Ray metrics this daemon recorded (records loaded and errored, files rejected)."""
+        return metrics.snapshot()
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -32,6 +32,8 @@ if len(_BY_CONFIG) != len(DAEMONS):
 
 STORE = "Store"
 COORDINATOR = "Load/Coordinator"
+SCHEDULER = "Scheduler"
+PROBES = "Probes"
 
 
 def daemon(config_name: str) -> DaemonSpec:

@@ -24,6 +24,7 @@ from ray.exceptions import GetTimeoutError
 
 from actors.clients import call
 from actors.names import DaemonSpec
+from engine import telemetry
 from engine.config import Config, EndpointConfig
 from engine.errors import StoreBusy
 from engine.transmission.adaptor import Adaptor
@@ -70,6 +71,7 @@ class TransmissionDaemonActor:
     def __init__(self, spec: DaemonSpec, config: Config, store, target: str, endpoint: EndpointConfig):
         self._spec = spec
         self._store = store
+        telemetry.configure(telemetry.Settings.from_config(config), component="adaptor")  # chain spans
         daemon = config.daemons.get(spec.config_name)
         self._poll = daemon.poll_seconds
         # A new worker name per incarnation (pid and a random part): a restarted actor never

@@ -124,6 +124,189 @@ class KeysConfig:
     recipients: tuple[str, ...] = ()  # extra recipients of outbound files (partners)
 
 
+PROBE_TYPES = ("Normal", "Punctual", "Completed", "SQL")
+#: Built-in probe kinds (engine/probes/kinds.py) by the probe type they belong to.
+PROBE_KINDS = {
+    "Normal": ("job_error_ratio", "adaptor_error_ratio", "load_error_ratio"),
+    "Punctual": ("schedule_slots", "requests_waiting", "batches_waiting", "early_or_frequent_runs"),
+    "Completed": ("job_zero_runs", "extract_zero_files"),
+    "SQL": (),
+}
+RECIPIENT_SCHEMES = ("log", "webhook", "email", "file")
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """One ``[probes.<name>]`` table: what to measure, when, against what, and whom to tell."""
+
+    type: str = "SQL"  # Normal | Punctual | Completed | SQL
+    kind: str = ""  # a built-in kind of the type (PROBE_KINDS); SQL probes give ``query``
+    query: str = ""  # SQL: one read-only SELECT returning one number
+    stage: str = "Provisioning"  # the probe's Stage / Category (DOMAIN.md §5), shown in lists and alerts
+    category: str = "Provisioning"  # see stage
+    subject: str = ""  # the job, schedule, daemon or target measured; empty: each one found
+    warning: float | None = None  # thresholds (unset by default); at least one is required
+    severe: float | None = None  # the worse threshold: outcome severe
+    compare: str = "above"  # above: breached when value > threshold; below: when value < threshold
+    window_seconds: float = 3600.0  # what is measured: the last this many seconds
+    min_volume: int = 20  # Normal: fewer records than this in the window never alert
+    max_wait_seconds: float = 600.0  # Punctual: grace of a slot / longest allowed wait
+    max_runs: int = 0  # Punctual early_or_frequent_runs: most runs allowed in the window (0: no limit)
+    interval_seconds: float = 60.0  # how often it runs, unless ``cron`` is given
+    cron: str = ""  # e.g. "*/5 * * * *" (UTC)
+    for_seconds: float = 0.0  # breached this long (pending) before the alert fires
+    keep_firing_for_seconds: float = 0.0  # back to normal this long before the alert resolves
+    recipients: tuple[str, ...] = ("log:",)  # log: | webhook:URL | email:ADDRESS | file:PATH
+    enabled: bool = True  # false: not run (a built-in probe is switched off this way)
+
+    def __post_init__(self) -> None:
+        for name in ("warning", "severe"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, float):
+                if isinstance(value, bool):
+                    raise ValueError(f"{name} must be a number, got a boolean")
+                object.__setattr__(self, name, float(value))
+        if self.type not in PROBE_TYPES:
+            raise ValueError(f"type must be one of {', '.join(PROBE_TYPES)}, got {self.type!r}")
+        if self.type == "SQL":
+            if not self.query.strip():
+                raise ValueError("an SQL probe needs query = \"SELECT …\"")
+        elif self.kind not in PROBE_KINDS[self.type]:
+            raise ValueError(f"kind of a {self.type} probe must be one of {', '.join(PROBE_KINDS[self.type])}, "
+                             f"got {self.kind!r}")
+        if self.warning is None and self.severe is None:
+            raise ValueError("give a threshold: warning and/or severe")
+        if self.compare not in ("above", "below"):
+            raise ValueError(f"compare must be above or below, got {self.compare!r}")
+        if self.interval_seconds <= 0 and not self.cron:
+            raise ValueError("interval_seconds must be positive (or give cron)")
+        if min(self.window_seconds, self.for_seconds, self.keep_firing_for_seconds, self.max_wait_seconds) < 0:
+            raise ValueError("window, for, keep_firing_for and max_wait seconds cannot be negative")
+        for recipient in self.recipients:
+            scheme, sep, target = recipient.partition(":")
+            if not sep or scheme not in RECIPIENT_SCHEMES or (scheme != "log" and not target):
+                raise ValueError(f"recipient {recipient!r} must be log:, webhook:URL, email:ADDRESS or file:PATH")
+
+
+def _builtin_probes() -> dict[str, ProbeConfig]:
+    from engine.probes.builtin import builtin_probes  # lazy: that module builds ProbeConfigs
+
+    return builtin_probes()
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "127.0.0.1"  # the SMTP server of email: recipients
+    port: int = 25  # 587 with starttls = true, typically
+    sender: str = "cmp-provisioning@localhost"  # the From address
+    starttls: bool = False  # upgrade the connection with STARTTLS before any login
+    user: str = ""  # empty: no login
+    password: Secret = Secret("")  # the login's password; kept out of logs
+    timeout_seconds: float = 10.0  # connect and each SMTP command
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    webhook_timeout_seconds: float = 5.0  # a slower webhook is recorded as a failed delivery
+    file_dir: str = "alerts"  # relative file: recipients are written here (relative to home)
+    smtp: SmtpConfig = SmtpConfig()
+
+
+CATCH_UP_POLICIES = ("skip", "once", "all")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """One ``[schedules.<name>]`` table: run ``job`` at every slot of ``cron`` (engine/schedule)."""
+
+    job: str = ""
+    cron: str = ""  # five fields, read in ``timezone`` (DST-correct)
+    params: dict[str, str] = dataclasses.field(default_factory=dict)  # a table, or "k=v,k=v" from env
+    timezone: str = ""  # empty: [scheduler] timezone
+    catch_up: str = "once"  # slots missed while the engine was down: skip | once | all
+    catch_up_cap: int = 10  # catch_up = "all": at most this many missed slots run
+    grace_seconds: float = 60.0  # not started this long after its slot: late
+    max_duration_seconds: float = 0.0  # running longer than this: overran (0: no limit)
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.job:
+            raise ValueError("job is required (a name from `cmpctl jobs list`)")
+        from engine.schedule.cron import check_cron, check_timezone  # lazy: croniter
+
+        check_cron(self.cron)
+        if self.timezone:
+            check_timezone(self.timezone)
+        if self.catch_up not in CATCH_UP_POLICIES:
+            raise ValueError(f"catch_up must be skip, once or all, got {self.catch_up!r}")
+        if self.catch_up_cap < 0 or self.grace_seconds < 0 or self.max_duration_seconds < 0:
+            raise ValueError("catch_up_cap, grace_seconds and max_duration_seconds cannot be negative")
+
+
+def _builtin_schedules() -> dict[str, ScheduleConfig]:
+    # The provisioning job every minute is the safety net behind the load daemons' triggers:
+    # scheduled without a batch, it provisions every committed batch still waiting for it.
+    return {
+        "provisioning": ScheduleConfig(job="provisioning", cron="* * * * *", catch_up="once",
+                                       grace_seconds=30.0, max_duration_seconds=900.0),
+        "reconciliation": ScheduleConfig(job="reconciliation", cron="0 3 * * *", catch_up="once",
+                                         grace_seconds=900.0, max_duration_seconds=7200.0),
+    }
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    timezone: str = "Europe/London"  # cron schedules are read in this zone unless they name one
+    tick_seconds: float = 5.0  # how often the Scheduler actor looks at the clock
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        from engine.schedule.cron import check_timezone
+
+        check_timezone(self.timezone)
+        if self.tick_seconds <= 0:
+            raise ValueError("tick_seconds must be positive")
+
+
+@dataclass(frozen=True)
+class BillCycleConfig:
+    #: also send every bill cycle change by file, as a ``FILE:<partner>`` request that the
+    #: Extract / To Generic Format (Bill Cycle Change) daemon writes out; empty: Openet only
+    file_partner: str = ""
+
+    def __post_init__(self) -> None:
+        if self.file_partner and not re.fullmatch(r"[A-Za-z0-9._-]{1,32}", self.file_partner):
+            raise ConfigError(f"bill_cycle.file_partner must be 1-32 of A-Z a-z 0-9 . _ -, got {self.file_partner!r}",
+                              hint='e.g. file_partner = "billing-bureau", or "" for none')
+
+
+@dataclass(frozen=True)
+class PartnerConfig:
+    """One ``[extract.partners.<name>]`` table: a partner reached by file (``FILE:<name>``)."""
+
+    format: str = ""  # "": the generic file only; "csv": also a CSV conversion (README "Extract daemons")
+    recipients: tuple[str, ...] = ()  # the partner's age1… recipients (besides the home's own)
+    #: CSV column -> source, in order, for Request files: a record field ("requestId"),
+    #: "commandAttributes.<name>", or a 'constant' in single quotes
+    columns: dict[str, str] = dataclasses.field(default_factory=dict)
+    bill_cycle_columns: dict[str, str] = dataclasses.field(default_factory=dict)  # same, for Bill Cycle Change Requests
+    delimiter: str = ","
+
+    def __post_init__(self) -> None:
+        if self.format not in ("", "csv"):
+            raise ValueError(f'format must be "csv" or "" (generic file only), got {self.format!r}')
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    max_records_per_file: int = 100_000  # a partner's requests beyond this go in the next file
+    partners: dict[str, PartnerConfig] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.max_records_per_file < 1:
+            raise ValueError("max_records_per_file must be at least 1")
+
+
 @dataclass(frozen=True)
 class Config:
     home: Path = Path("~/.cmp")
@@ -133,6 +316,12 @@ class Config:
     load: LoadConfig = LoadConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     keys: KeysConfig = KeysConfig()
+    extract: ExtractConfig = ExtractConfig()
+    bill_cycle: BillCycleConfig = BillCycleConfig()
+    probes: dict[str, ProbeConfig] = dataclasses.field(default_factory=_builtin_probes)  # checks run on a schedule (engine/probes)
+    notify: NotifyConfig = NotifyConfig()  # how alerts reach their recipients (engine/notify)
+    scheduler: SchedulerConfig = SchedulerConfig()
+    schedules: dict[str, ScheduleConfig] = dataclasses.field(default_factory=_builtin_schedules)
 
     # Paths inside the home (CLI.md).
     @property
@@ -165,6 +354,10 @@ class Config:
         if self.telemetry.exporter not in ("file", "otlp", "console", "none"):
             raise ConfigError(
                 f"telemetry.exporter must be file, otlp, console or none, got {self.telemetry.exporter!r}"
+            )
+        if self.telemetry.otlp_protocol not in ("http/protobuf", "grpc"):
+            raise ConfigError(
+                f"telemetry.otlp_protocol must be http/protobuf or grpc, got {self.telemetry.otlp_protocol!r}"
             )
         if not 0.0 <= self.load.max_error_ratio <= 1.0:
             raise ConfigError("load.max_error_ratio must be between 0 and 1")
@@ -393,6 +586,16 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if origin is tuple:
             items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
             return tuple(str(v) for v in items)
+        if origin is dict:
+            # [schedules.<name>.params]: a table, or "k=v,k=v" from an environment variable.
+            if isinstance(value, str):
+                pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+                if any(not sep for _, sep, _ in pairs):
+                    raise ValueError(f"expected key=value pairs separated by commas, got {value!r}")
+                value = {k.strip(): v.strip() for k, _, v in pairs}
+            if not isinstance(value, dict):
+                raise ValueError(f"expected a table, got {type(value).__name__}")
+            return {str(k): str(v) for k, v in value.items()}
         if origin in (types.UnionType, typing.Union):
             return value
     except (TypeError, ValueError) as exc:
@@ -446,21 +649,78 @@ max_error_ratio = 0.10  # reject a whole file whose share of bad records is abov
 
 [telemetry]
 exporter = "file"       # file (traces/*.jsonl) | otlp | console | none
+otlp_endpoint = ""      # otlp: e.g. "http://collector:4318" (http/protobuf) or "collector:4317" (grpc)
+otlp_protocol = "http/protobuf"
+service_name = "cmp-provisioning"
+
+# Partners reached by file (requests with target FILE:<name>): the Extract daemons write their
+# requests as encrypted generic files into outbound/<daemon>/, plus a CSV conversion.
+[extract.partners.insurance]
+format = "csv"
+recipients = []         # the insurer's age1… recipients (the home's own is always added)
+columns = { policy_ref = "requestId", action_item = "actionItemNumber", subscription = "subscriptionId", account = "accountId", msisdn = "commandAttributes.msisdn", product = "commandAttributes.code", operation = "command" }
+
+# Bill cycle changes (cmpctl jobs run bill-cycle-change) go to Openet; name a partner to also
+# send them by file (FILE:<partner> requests, written by the Bill Cycle Change Extract daemon):
+# [bill_cycle]
+# file_partner = "billing-bureau"
+
+[scheduler]
+timezone = "Europe/London"  # cron schedules are read in this zone unless one names its own
+
+# Built-in schedules: provisioning every minute (safety net) and reconciliation daily at 03:00.
+# Override any key of one, or add your own [schedules.<name>] tables, e.g.:
+# [schedules.provisioning]
+# cron = "* * * * *"
+# catch_up = "once"       # after downtime: skip | once | all (all: at most catch_up_cap runs)
+# grace_seconds = 30      # not started this long after its slot: late
+# max_duration_seconds = 900
+
+# Built-in probes: provisioning_errors, adaptor_errors (Normal), provisioning_slots,
+# requests_waiting (Punctual), extract_files (Completed). Override any key of one (enabled =
+# false switches it off), or add your own; recipients: log:, webhook:URL, email:ADDRESS, file:PATH.
+# [probes.adaptor_errors]
+# recipients = ["log:", "webhook:http://alerts.example.com/hook", "email:ops@example.com"]
+# [probes.stuck_batches]
+# type = "Punctual"
+# kind = "batches_waiting"
+# max_wait_seconds = 600
+# warning = 0
+# [probes.unconnected]
+# type = "SQL"
+# query = "SELECT count(*) FROM subscriptions WHERE status = 'PENDING' AND created_at < now() - INTERVAL 1 DAY"
+# warning = 0
+# severe = 100
+
+[notify.smtp]
+host = "127.0.0.1"      # the SMTP server of email: recipients
+port = 25
+sender = "cmp-provisioning@localhost"
+starttls = false
+user = ""               # with password = "…" (kept out of logs) for a login
 """
 
 
 __all__ = [
+    "BillCycleConfig",
     "Config",
     "DaemonConfig",
     "DaemonsConfig",
     "DAEMON_NAMES",
     "EndpointConfig",
     "KeysConfig",
+    "ExtractConfig",
+    "PartnerConfig",
     "LoadConfig",
     "NetworkConfig",
     "RayConfig",
     "Secret",
     "TelemetryConfig",
+    "ScheduleConfig",
+    "SchedulerConfig",
+    "NotifyConfig",
+    "ProbeConfig",
+    "SmtpConfig",
     "DEFAULT_TOML",
     "default_home",
     "load_config",

@@ -74,12 +74,19 @@ def start_local_head(config: Config) -> RayRun:
         "--node-ip-address", "127.0.0.1", "--port", str(port),
         "--dashboard-host", config.ray.dashboard_host,
         "--dashboard-port", str(dash_port),
+        # Ray's fixed defaults (agent 52365, client 10001) clash with any other Ray on the
+        # machine; the Jobs API (`cmpctl submit`) needs this node's agent up.
+        "--dashboard-agent-listen-port", str(free_port()),
+        "--ray-client-server-port", str(free_port()),
         "--disable-usage-stats",
     ]
     if config.ray.num_cpus:
         cmd += ["--num-cpus", str(config.ray.num_cpus)]
     ensure_auth_token()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray job entrypoints (`cmpctl submit`) run `python` from the PATH of the Ray processes:
+    # make it this environment's Python, as cluster.yaml does on a cluster.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     address = f"127.0.0.1:{port}"
@@ -112,8 +119,13 @@ def ensure_auth_token() -> None:
                        capture_output=True, check=False)  # output is the token: never shown
 
 
-def stop_local_head(run: RayRun, timeout: float = 60.0) -> None:
-    """Stop the head that `up` started (its whole process group)."""
+def stop_local_head(run: RayRun, timeout: float = 10.0) -> None:
+    """Stop the head that `up` started (its whole process group).
+
+    By now the engine is drained (nothing of ours is left to save); Ray's own processes stop
+    one after another with a grace period each (~40 s in all), so after ``timeout`` the rest of
+    the group is killed.
+    """
     if ray.is_initialized():
         ray.shutdown()
     if not run.head_pid:
@@ -124,13 +136,31 @@ def stop_local_head(run: RayRun, timeout: float = 60.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.killpg(run.head_pid, 0)
-        except ProcessLookupError:
+        if not _group_alive(run.head_pid):
             return
         time.sleep(0.5)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(run.head_pid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Is any process of the group still running? Zombies do not count: the `cmpctl up` that
+    started the head has exited, and a container's init may never reap them."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp …
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def free_port() -> int:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 import duckdb
 
+from engine import telemetry
 from engine.errors import EngineError, JobError, UsageError
 
 
@@ -23,6 +24,7 @@ class JobContext:
     execution_id: int
     now: datetime
     trace_id: str | None = None
+    traceparent: str | None = None  # the job's span, for work it hands on (network requests)
 
 
 @dataclass
@@ -89,12 +91,28 @@ def run_job(
     trace_id: str | None = None,
     slot_id: str | None = None,
     now: datetime | None = None,
+    traceparent: str | None = None,
 ) -> dict[str, Any]:
     """Run one execution of ``spec`` and record it; a known ``key`` returns the earlier run.
 
     The job's writes and its SUCCEEDED row commit in one transaction; on failure they roll
-    back and a FAILED row with the reason is committed instead.
+    back and a FAILED row with the reason is committed instead. The execution is a span
+    "job <name>" (child of ``traceparent``, e.g. the CLI's); its trace id is stored on the row.
     """
+    with telemetry.span(f"job {spec.name}", parent=traceparent,
+                        attributes={"cmp.job": spec.name, "cmp.trigger": trigger}) as s:
+        doc = _run_job(con, spec, params, trigger=trigger, key=key, trace_id=telemetry.trace_id_of(s) or trace_id,
+                       slot_id=slot_id, now=now, traceparent=telemetry.inject() or traceparent)
+        telemetry.set_attributes(s, {"cmp.execution_id": doc.get("execution_id"), "cmp.status": doc.get("status"),
+                                     "cmp.existing": bool(doc.get("existing")),
+                                     "cmp.records_read": doc.get("records_read"),
+                                     "cmp.records_error": doc.get("records_error")})
+        return doc
+
+
+def _run_job(con: duckdb.DuckDBPyConnection, spec: JobSpec, params: Mapping[str, str], *, trigger: str,
+             key: str | None, trace_id: str | None, slot_id: str | None, now: datetime | None,
+             traceparent: str | None) -> dict[str, Any]:
     check_params(spec, params)
     if key:
         row = con.execute("SELECT execution_id FROM job_executions WHERE idempotency_key = ?", [key]).fetchone()
@@ -108,7 +126,7 @@ def run_job(
         "slot_id, trace_id, started_at) VALUES (?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?)",
         [execution_id, spec.name, key, json.dumps(dict(params)), trigger, batch_id, slot_id, trace_id, now],
     )
-    ctx = JobContext(execution_id, now, trace_id)
+    ctx = JobContext(execution_id, now, trace_id, traceparent)
     con.execute("BEGIN TRANSACTION")
     try:
         result = spec.fn(con, params, ctx)

@@ -63,7 +63,7 @@ def provision(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], ctx: Jo
         totals = flatten(con, batch_id)
         errors_by_rule = check(con, batch_id, ctx.now.date())
         errors = con.execute("SELECT count(DISTINCT line_no) FROM _prov_violations").fetchone()[0]
-        made = create(con, batch_id, ctx.execution_id, totals)
+        made = create(con, batch_id, ctx.execution_id, totals, ctx.traceparent)
         con.execute("UPDATE batches SET stage = 'PROCESSED', stage_at = now() WHERE batch_id = ?", [batch_id])
         con.execute(
             """

@@ -155,9 +155,9 @@ _STATEMENTS: tuple[str, ...] = (
     # -- network requests, their actioned items and first history rows ------------------------
     f"""
     INSERT INTO network_requests (request_id, action_item_number, subscription_id, target, command, sequence,
-                                  attributes, status, not_before)
+                                  attributes, status, not_before, traceparent)
     SELECT $b_request + r_off + i, $b_item + r_off + i, subscription_id, target, command, 10 * (i + 1),
-           attributes, 'UN', not_before
+           attributes, 'UN', not_before, $traceparent::VARCHAR
     FROM (
         SELECT r_off, 0 AS i, {_SUB} AS subscription_id, 'CREATE_SUBSCRIBER' AS command,
                '{OCS_TARGET}' AS target,
@@ -228,14 +228,18 @@ def reserve(con: duckdb.DuckDBPyConnection, sequence: str, n: int) -> int:
                     hint="run the job again")  # fmt: skip
 
 
-def create(con: duckdb.DuckDBPyConnection, batch_id: int, execution_id: int, totals: Totals) -> dict[str, int]:
-    """Create everything for the orders left in ``_prov_cand``/``_prov_subs``. Returns the counts."""
+def create(con: duckdb.DuckDBPyConnection, batch_id: int, execution_id: int, totals: Totals,
+           traceparent: str | None = None) -> dict[str, int]:
+    """Create everything for the orders left in ``_prov_cand``/``_prov_subs``. Returns the counts.
+
+    ``traceparent`` (the job's span) is stamped on the network requests: their sends join its trace.
+    """
     orders, subs, requests = con.execute(
         "SELECT (SELECT count(*) FROM _prov_cand), count(*), coalesce(sum(n_req), 0) FROM _prov_subs"
     ).fetchone()
     if orders == 0:
         return {"orders": 0, "subscriptions": 0, "requests": 0}
-    params: dict[str, int] = {"batch": batch_id, "execution": execution_id}
+    params: dict[str, int | str | None] = {"batch": batch_id, "execution": execution_id, "traceparent": traceparent}
     for sequence, (param, attr) in BLOCKS.items():
         params[param] = reserve(con, sequence, getattr(totals, attr))
     for sql in _STATEMENTS:

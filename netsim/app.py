@@ -74,6 +74,8 @@ class Sim:
         self.timeout_hold = timeout_hold
         self.requests = 0
         self.traced_requests = 0
+        #: trace id → requests seen with it (insertion order; the oldest are forgotten first)
+        self.trace_ids: dict[str, int] = {}
         self.held_connections = 0
         self.started = time.monotonic()
 
@@ -96,10 +98,17 @@ class Sim:
         # Never written: the transport is gone, and aiohttp drops the response quietly.
         return web.Response(status=204)
 
+    def note_trace(self, trace_id: str) -> None:
+        ids = self.trace_ids
+        ids[trace_id] = ids.get(trace_id, 0) + 1
+        if len(ids) > MAX_TRACE_IDS:
+            del ids[next(iter(ids))]
+
     async def latency(self) -> None:
         await asyncio.sleep(self.faults.spec.latency_ms / 1000.0)
 
 
+MAX_TRACE_IDS = 10_000  # trace ids kept for GET /_sim/traces
 SIM = web.AppKey("sim", Sim)
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 Inner = Callable[[web.Request, Sim], Awaitable[web.Response]]
@@ -118,6 +127,7 @@ def endpoint(sim: Sim, inner: Inner, *, public: bool = False) -> Handler:
         if traceparent is not None:
             if _TRACEPARENT.match(traceparent):
                 sim.traced_requests += 1
+                sim.note_trace(traceparent[3:35])
             else:
                 traceparent = None  # W3C: an invalid traceparent is ignored, not propagated
         if not public and not hmac.compare_digest(headers.get("Authorization", "").encode(), sim.bearer):

@@ -91,6 +91,7 @@ async def reset(request: web.Request, sim: Sim) -> web.Response:
         sim.faults.reset_counts()
         sim.faults.configure(sim.faults.spec)
         sim.requests = sim.traced_requests = 0
+        sim.trace_ids.clear()
     return _ok({"status": "reset"})
 
 
@@ -108,6 +109,13 @@ async def executions(request: web.Request, sim: Sim) -> web.Response:
     return _ok({"key": key, "executions": sim.keys.executions_for(key)})
 
 
+async def traces(request: web.Request, sim: Sim) -> web.Response:
+    """The trace ids of the W3C traceparents received (``?trace_id=`` for one), with counts."""
+    wanted = request.query.get("trace_id")
+    seen = sim.trace_ids if wanted is None else {wanted: sim.trace_ids.get(wanted, 0)}
+    return _ok({"traces": seen, "traced_requests": sim.traced_requests})
+
+
 async def bcc_faults(request: web.Request, sim: Sim) -> web.Response:
     return _ok({"faults": sim.bcc.injected_faults()})
 
@@ -123,3 +131,4 @@ def add_control_routes(app: web.Application, sim: Sim) -> None:
     r.add_get("/_sim/subscribers/{id}", endpoint(sim, subscriber))
     r.add_get("/_sim/executions", endpoint(sim, executions))
     r.add_get("/_sim/bcc_faults", endpoint(sim, bcc_faults))
+    r.add_get("/_sim/traces", endpoint(sim, traces))

@@ -161,6 +161,10 @@ class NetsimProcess:
     def bcc_faults(self) -> list[dict[str, Any]]:
         return self._control("GET", "/_sim/bcc_faults")["faults"]
 
+    def traces(self) -> dict[str, int]:
+        """Trace id → requests netsim received with a valid traceparent of that trace."""
+        return self._control("GET", "/_sim/traces")["traces"]
+
 
 def start_netsim(*, token: str = DEFAULT_TOKEN, drop_dir: str | os.PathLike[str] | None = None,
                  recipients: Iterable[str] = (), faults: str = "",

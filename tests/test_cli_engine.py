@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_load_ray import ENGINE_WITHOUT_NETWORK
+
 from engine.runtime import free_port
 
 pytestmark = pytest.mark.ray
@@ -50,8 +52,8 @@ def test_load_before_up_exits_3(tmp_path):
 
 def test_up_load_batches_down(running, tmp_path):
     home, up = running
-    assert {d["name"] for d in up["daemons"]} == {
-        "Load/Provisioning/FromGenericFormat", "Load/Provisioning/FromGenericFormat(BillCycleChange)"}
+    # no network configured: every daemon but the two transmission adaptors
+    assert {d["name"] for d in up["daemons"]} == ENGINE_WITHOUT_NETWORK
     assert up["dashboard"].startswith("http://127.0.0.1:")
     orders = tmp_path / "orders.jsonl.age"
     cmpctl(home, "gen", "orders", "--count", "300", "--bad-share", "0.05", "--seed", "4", "-o", str(orders))

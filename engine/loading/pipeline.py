@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
-from engine import age
+from engine import age, telemetry
 from engine.errors import AgeError, FormatError, InputRejected
 from engine.loading.inbox import sha256_file
 from engine.loading.shards import (
@@ -30,7 +30,7 @@ from engine.store.loads import FileMeta, LoadResult
 #: Which interface types each Load daemon takes, and the jobs a committed batch triggers.
 DAEMON_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
     "load_provisioning": {"Order": ("provisioning",), "Response": ("response_handling",)},
-    "load_bill_cycle": {"Bill Cycle Change Response": ("reconciliation_staging",)},
+    "load_bill_cycle": {"Bill Cycle Change Response": ("reconciliation",)},
 }
 
 
@@ -58,9 +58,23 @@ class InlineRunner:
 
     def run(self, plan, specs, batch_id, on_done) -> None:
         for spec in specs:
-            result = process_shard(plan, spec)
-            self.sink.add_shard(batch_id, result)
-            on_done(result)
+            on_done(traced_shard(plan, spec, batch_id, self.sink))
+
+
+def traced_shard(plan: FilePlan, spec: ShardSpec, batch_id: int, sink: LoadSink,
+                 traceparent: str | None = None) -> ShardResult:
+    """Process one shard and hand it to the Store, under a span ("shard N" → "store add_shard").
+
+    ``traceparent``: the load's span when the shard runs in another process (a Ray task).
+    """
+    with telemetry.span(f"shard {spec.shard_no}", parent=traceparent,
+                        attributes={"cmp.batch_id": batch_id, "cmp.shard": spec.shard_no}) as s:
+        result = process_shard(plan, spec)
+        telemetry.set_attributes(s, {"cmp.lines": result.lines, "cmp.valid": result.valid.num_rows,
+                                     "cmp.invalid": result.invalid.num_rows})
+        with telemetry.span("store add_shard", attributes={"cmp.batch_id": batch_id, "cmp.shard": spec.shard_no}):
+            sink.add_shard(batch_id, result)
+        return result
 
 
 @dataclass(frozen=True)
@@ -80,12 +94,26 @@ def load_file(
     sink: LoadSink,
     runner: ShardRunner,
     trace_id: str | None = None,
+    traceparent: str | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> LoadResult:
     """Load ``path`` as one batch, exactly once, or raise an :class:`InputRejected` naming why.
 
-    Nothing is committed unless every shard arrived and the whole-file checks passed.
+    Nothing is committed unless every shard arrived and the whole-file checks passed. The load
+    is one trace (root span "load <file>", child of ``traceparent`` when given); its trace id
+    is stored on the batch.
     """
+    with telemetry.span(f"load {path.name}", parent=traceparent,
+                        attributes={"cmp.daemon": settings.daemon, "cmp.file": path.name}) as root:
+        result = _load_file(path, settings=settings, identities=identities, sink=sink, runner=runner,
+                            trace_id=telemetry.trace_id_of(root) or trace_id, on_progress=on_progress)
+        telemetry.set_attributes(root, {"cmp.batch_id": result.batch_id, "cmp.records": result.records,
+                                        "cmp.valid": result.valid, "cmp.errors": result.errors})
+        return result
+
+
+def _load_file(path: Path, *, settings: LoadSettings, identities: Sequence["age.Identity"], sink: LoadSink,
+               runner: ShardRunner, trace_id: str | None, on_progress: Callable[[int], None] | None) -> LoadResult:
     accepted = DAEMON_TYPES[settings.daemon]
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         # The ciphertext hash runs beside the decryption: it is needed only at commit.
@@ -122,14 +150,16 @@ def load_file(
                         on_progress(done)
 
                 runner.run(plan, specs, batch_id, on_done)
-                return sink.commit_load(
-                    batch_id,
-                    shard_count=len(specs),
-                    max_error_ratio=settings.max_error_ratio,
-                    triggers=accepted[header.interface_type],
-                    trace_id=trace_id,
-                    sha256=sha_future.result(),
-                )
+                sha256 = sha_future.result()
+                with telemetry.span("store commit", attributes={"cmp.batch_id": batch_id, "cmp.shards": len(specs)}):
+                    return sink.commit_load(
+                        batch_id,
+                        shard_count=len(specs),
+                        max_error_ratio=settings.max_error_ratio,
+                        triggers=accepted[header.interface_type],
+                        trace_id=trace_id,
+                        sha256=sha256,
+                    )
             except BaseException:
                 sink.abort_load(batch_id)
                 raise
@@ -173,4 +203,5 @@ def _binary_age_file(path: Path, work_dir: Path):
     )
 
 
-__all__ = ["DAEMON_TYPES", "InlineRunner", "LoadSettings", "LoadSink", "ShardRunner", "load_file", "InputRejected"]
+__all__ = ["DAEMON_TYPES", "InlineRunner", "LoadSettings", "LoadSink", "ShardRunner", "load_file", "traced_shard",
+           "InputRejected"]

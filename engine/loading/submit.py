@@ -16,6 +16,7 @@ from engine.fsutil import atomic_output
 from engine.generic.header import FileHeader, parse_header
 from engine.loading.inbox import GENERIC_SUFFIX, sha256_file
 from engine.loading.pipeline import DAEMON_TYPES
+from engine.telemetry.files import tag_file
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,11 @@ def daemon_for(interface_type: str, file: str) -> str:
                       field="interfaceType")
 
 
-def submit_file(config: Config, file: Path, committed_file: Callable[[str], tuple[int, str] | None]) -> Submitted:
+def submit_file(config: Config, file: Path, committed_file: Callable[[str], tuple[int, str] | None],
+                traceparent: str | None = None) -> Submitted:
     """Copy ``file`` into its daemon's inbound folder under a temporary name, then rename.
+
+    ``traceparent`` (the CLI's span) goes with the copy, for the daemon's load to join its trace.
 
     A file whose very bytes were loaded before is refused here, naming the first load; a
     re-sent identifier in new bytes is refused by the daemon (the Store's ledger decides).
@@ -76,6 +80,7 @@ def submit_file(config: Config, file: Path, committed_file: Callable[[str], tupl
     since = datetime.now(timezone.utc)
     with open(file, "rb") as src, atomic_output(target) as dst:
         shutil.copyfileobj(src, dst, 8 * 2**20)
+        tag_file(dst.fileno(), traceparent)  # before the rename: the daemon never sees it untagged
     return Submitted(daemon, target, sha, since, header.record_count)
 
 

@@ -48,3 +48,25 @@ def show_batch(cur: duckdb.DuckDBPyConnection, batch_id: int, errors: int) -> di
         )
         batch["errors"] = _rows(cur)
     return batch
+
+
+def overview(cur: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """What the engine holds: subscriptions by status, and those waiting for a future activation."""
+    by_status = dict(cur.execute("SELECT status, count(*) FROM subscriptions GROUP BY ALL ORDER BY 1").fetchall())
+    delayed = cur.execute(
+        "SELECT count(*) FROM network_requests WHERE status = 'UN' AND not_before > now()").fetchone()[0]
+    return {"subscriptions": by_status, "delayed_activations": delayed}
+
+
+def bill_cycle_candidates(cur: duckdb.DuckDBPyConnection, day: int, limit: int) -> list[str]:
+    """Agreements a bill cycle change to ``day`` applies to: a monthly cycle on another day and
+    every subscription CONNECTED and POSTPAID (the job refuses the others, with reasons)."""
+    cur.execute(
+        """
+        SELECT a.agreement_id FROM agreements a JOIN subscriptions s USING (agreement_id)
+        WHERE a.bill_cycle_day IS NOT NULL AND a.bill_cycle_day <> ?
+        GROUP BY a.agreement_id
+        HAVING bool_and(s.status = 'CONNECTED' AND s.pay_mode = 'POSTPAID')
+        ORDER BY a.agreement_id LIMIT ?
+        """, [day, limit])
+    return [row[0] for row in cur.fetchall()]

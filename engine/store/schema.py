@@ -400,4 +400,57 @@ MIGRATIONS: tuple[Migration, ...] = (
     # index made every status change ~50x dearer, and a scan of the status column is ~3 ms
     # at 10M rows anyway (bench/transmit.py).
     Migration(3, "drop the network request status index", _sql("DROP INDEX network_requests_status")),
+    # Reconciliation (engine/reconcile, jobs/reconciliation.py): discrepancies name their batch
+    # and change; matched records wait in reconciliation_matches until their effective time
+    # (then re-pointed once); a response batch is compared once (reconciliation_batches).
+    Migration(5, "reconciliation matches and compared batches", _sql("""
+        ALTER TABLE reconciliation_discrepancies ADD COLUMN batch_id BIGINT;
+        ALTER TABLE reconciliation_discrepancies ADD COLUMN action_item_number BIGINT;
+        CREATE TABLE reconciliation_batches (
+            batch_id      BIGINT PRIMARY KEY,
+            execution_id  BIGINT NOT NULL,
+            compared_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+        CREATE TABLE reconciliation_matches (
+            execution_id           BIGINT NOT NULL,   -- the run that compared it
+            batch_id               BIGINT,
+            action_item_number     BIGINT NOT NULL,
+            record_kind            VARCHAR NOT NULL CHECK (record_kind IN ('ALLOWANCE', 'SPEND_CAP')),
+            record_id              VARCHAR NOT NULL,  -- the engine record end-dated on re-pointing
+            new_instance_id        VARCHAR NOT NULL,
+            effective_at           TIMESTAMPTZ NOT NULL,
+            status                 VARCHAR NOT NULL DEFAULT 'PENDING' CHECK (status IN ('PENDING', 'REPOINTED')),
+            new_record_id          VARCHAR,           -- the row that carries the new instance
+            repointed_execution_id BIGINT,
+            repointed_at           TIMESTAMPTZ
+        );
+    """)),
+    # Scheduler (engine/schedule): the slot ledger's timings and reasons, and how far each
+    # schedule has been planned (so downtime shows up as slots to catch up or mark missed).
+    Migration(7, "schedule slot timings and planning horizons", _sql("""
+        ALTER TABLE schedule_slots ADD COLUMN slot_id VARCHAR;
+        ALTER TABLE schedule_slots ADD COLUMN job VARCHAR;
+        ALTER TABLE schedule_slots ADD COLUMN deadline_at TIMESTAMPTZ;
+        ALTER TABLE schedule_slots ADD COLUMN max_duration_seconds DOUBLE;
+        ALTER TABLE schedule_slots ADD COLUMN submitted_at TIMESTAMPTZ;
+        ALTER TABLE schedule_slots ADD COLUMN started_at TIMESTAMPTZ;
+        ALTER TABLE schedule_slots ADD COLUMN ended_at TIMESTAMPTZ;
+        ALTER TABLE schedule_slots ADD COLUMN reason VARCHAR;
+        CREATE TABLE schedule_horizons (
+            schedule       VARCHAR PRIMARY KEY,
+            planned_until  TIMESTAMPTZ NOT NULL
+        );
+    """)),
+    # Probes (engine/probes): a result per subject, alerts that remember since when their
+    # condition is back to normal (keep_firing_for), and when a daemon was first seen (a
+    # Completed probe judges "zero files in the window" only of a daemon known for a window).
+    Migration(8, "probe result subjects, alert hysteresis, daemon first seen", _sql("""
+        ALTER TABLE probe_results ADD COLUMN subject VARCHAR;
+        ALTER TABLE alerts ADD COLUMN cleared_at TIMESTAMPTZ;
+        ALTER TABLE alerts ADD COLUMN updated_at TIMESTAMPTZ;
+        ALTER TABLE daemons ADD COLUMN created_at TIMESTAMPTZ DEFAULT now();
+    """)),
+    # Tracing (engine/telemetry): the W3C traceparent of the job span that created a network
+    # request, so the adaptor's send is a child of it and the trace reaches the network.
+    Migration(9, "network request traceparent", _sql("ALTER TABLE network_requests ADD COLUMN traceparent VARCHAR")),
 )

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 
 from engine.errors import NotFound, StoreBusy
+from engine.extract import effects as _extract_effects  # noqa: F401  (registers ADD_INSURANCE's effects)
 from engine.loading.shards import ShardResult
 from engine.store import audit
 from engine.store.database import connect
@@ -20,12 +21,16 @@ from engine.store.loads import FileMeta, LoadResult, LoadTransactions
 from engine.store.staging import STAGE_TABLES
 from engine.transmission.local import LocalQueue
 from jobs.registry import default_registry
+from engine.schedule.clock import system_clock as _system_clock
 
 
 class Store:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, clock=None):
         self.path = Path(path)
         self._con = connect(self.path)
+        # The scheduler's times (slot start/end) come from this clock; tests pass a manual one.
+        self._clock = clock or _system_clock
+        self._slot_lock = threading.Lock()  # one writer of schedule_slots at a time
         self._lock = threading.Lock()
         self.loads = LoadTransactions(self._con, STAGE_TABLES)
         self._jobs = default_registry()
@@ -33,6 +38,9 @@ class Store:
         # Jobs write set-wise across many tables; one at a time keeps them free of write
         # conflicts with each other (loads append to their own rows and run beside them).
         self._job_lock = threading.Lock()
+        from engine.schedule import ledger as _slots
+
+        _slots.recover(self._con, self._clock())  # runs 'started' in a previous Store died with it
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor for one thread's work (DuckDB connections are not shared across threads)."""
@@ -114,6 +122,14 @@ class Store:
             raise NotFound(f"no batch {batch_id}", hint="`cmpctl batches list` shows the batches")
         return batch
 
+    def overview(self) -> dict[str, Any]:
+        with self.cursor() as cur:
+            return audit.overview(cur)
+
+    def bill_cycle_candidates(self, day: int, limit: int = 100) -> list[str]:
+        with self.cursor() as cur:
+            return audit.bill_cycle_candidates(cur, day, limit)
+
     def pending_triggers(self) -> list[tuple[int, str]]:
         with self.cursor() as cur:
             return cur.execute(
@@ -123,20 +139,25 @@ class Store:
     # -- jobs (they run here, in the Store's process, on their own cursor) ---------------------
 
     def run_job(self, name: str, params: dict[str, str], *, trigger: str = "manual",
-                key: str | None = None, trace_id: str | None = None) -> dict[str, Any]:
+                key: str | None = None, trace_id: str | None = None,
+                traceparent: str | None = None) -> dict[str, Any]:
         from jobs.base import run_job
 
         spec = self._jobs.get(name)
         with self._job_lock, self.cursor() as cur:
-            return run_job(cur, spec, params, trigger=trigger, key=key, trace_id=trace_id)
+            return run_job(cur, spec, params, trigger=trigger, key=key, trace_id=trace_id, traceparent=traceparent)
 
-    def run_triggers(self) -> list[dict[str, Any]]:
-        """Run the jobs that committed batches asked for (each once: the key is the batch)."""
+    def run_triggers(self, traceparents: dict[int, str] | None = None) -> list[dict[str, Any]]:
+        """Run the jobs that committed batches asked for (each once: the key is the batch).
+
+        ``traceparents``: batch id → the span of its load, for the job to join the load's trace.
+        """
         done = []
         for batch_id, job in self.pending_triggers():
             if job not in self._jobs.names():
                 continue  # recorded for a job this engine does not run yet
-            done.append(self.run_job(job, {"batch": str(batch_id)}, trigger="batch", key=f"batch:{batch_id}:{job}"))
+            done.append(self.run_job(job, {"batch": str(batch_id)}, trigger="batch", key=f"batch:{batch_id}:{job}",
+                                     traceparent=(traceparents or {}).get(batch_id)))
         return done
 
     def job_execution(self, execution_id: int) -> dict[str, Any]:
@@ -144,6 +165,13 @@ class Store:
 
         with self.cursor() as cur:
             return execution(cur, execution_id)
+
+    def reconciliation_report(self, execution_id: int, limit: int = 0) -> dict[str, Any]:
+        """A reconciliation execution's discrepancies by class, and the first ``limit`` with both sides."""
+        from engine.reconcile.report import discrepancy_report
+
+        with self.cursor() as cur:
+            return discrepancy_report(cur, execution_id, limit)
 
     def execution_by_key(self, key: str) -> dict[str, Any] | None:
         with self.cursor() as cur:
@@ -161,6 +189,95 @@ class Store:
 
     def list_jobs(self) -> list[dict[str, Any]]:
         return [{"name": s.name, "description": s.description, "params": list(s.params)} for s in self._jobs]
+
+    # -- extract daemons (engine/extract/ledger.py: commit first, then write, then seal) ------------
+
+    def extract_reserve(self, daemon: str, *, max_records: int, now, actor: str) -> list:
+        """Commit the next outbound file of every partner of ``daemon`` (requests NS, ledger row)."""
+        from engine.extract import ledger
+
+        with self.cursor() as cur:
+            return ledger.reserve(cur, daemon=daemon, max_records=max_records, now=now, actor=actor)
+
+    def extract_unsealed(self, daemon: str) -> list:
+        from engine.extract import ledger
+
+        with self.cursor() as cur:
+            return ledger.unsealed(cur, daemon)
+
+    def extract_records(self, file_id: int):
+        from engine.extract import ledger
+
+        with self.cursor() as cur:
+            return ledger.records(cur, file_id)
+
+    def extract_seal(self, file_id: int, *, sha256: str, size_bytes: int, now) -> bool:
+        from engine.extract import ledger
+
+        with self.cursor() as cur:
+            return ledger.seal(cur, file_id, sha256=sha256, size_bytes=size_bytes, now=now)
+
+    # -- schedules (engine/schedule: the slot ledger; the Scheduler actor ticks) --------------
+
+    def schedule_tick(self, schedules, now) -> list:
+        """Plan the slot ledger up to ``now``; returns the SlotRuns waiting to run."""
+        from engine.schedule import ledger
+
+        with self._slot_lock, self.cursor() as cur:
+            return ledger.plan(cur, schedules, now)
+
+    def run_scheduled(self, run) -> dict[str, Any]:
+        """Run one slot's job (key ``schedule:<name>:<slot>``) and record it in the ledger.
+
+        Idempotent: a slot no longer waiting (run, running or missed) is returned as it is. A
+        job that is not registered, or that fails, makes the slot ``failed`` with the reason;
+        nothing is raised, so one bad schedule cannot stop the scheduler.
+        """
+        from engine.errors import EngineError
+        from engine.schedule import ledger
+        from engine.schedule.sweep import needs_sweep, sweep_spec
+        from jobs.base import run_job
+
+        with self._job_lock, self.cursor() as cur:
+            with self._slot_lock:
+                if not ledger.begin(cur, run, self._clock()):
+                    return ledger.slot(cur, run.schedule, run.slot_at) or {}
+            doc, reason = None, None
+            if run.job not in self._jobs.names():
+                reason = (f"job {run.job!r} is not registered in this engine "
+                          f"(known: {', '.join(sorted(self._jobs.names()))})")
+            else:
+                spec = self._jobs.get(run.job)
+                if needs_sweep(spec, run.params):
+                    spec = sweep_spec(spec)
+                try:
+                    doc = run_job(cur, spec, run.params, trigger="schedule", key=run.key, slot_id=run.slot_id,
+                                  now=self._clock())
+                except Exception as exc:  # the slot must end whatever happened (it is 'started' now)
+                    reason = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
+                    row = cur.execute("SELECT execution_id FROM job_executions WHERE idempotency_key = ?",
+                                      [run.key]).fetchone()
+                    doc = {"execution_id": row[0]} if row else None
+            ok = reason is None and doc is not None and doc.get("status") == "SUCCEEDED"
+            if reason is None and not ok:
+                reason = (doc or {}).get("error") or f"execution ended {(doc or {}).get('status')}"
+            with self._slot_lock:
+                ledger.end(cur, run, ended=self._clock(), execution_id=(doc or {}).get("execution_id"),
+                           succeeded=ok, reason=reason)
+                return ledger.slot(cur, run.schedule, run.slot_at) or {}
+
+    def schedule_slots(self, schedule: str | None = None, *, status: str | None = None,
+                       limit: int = 100) -> list[dict[str, Any]]:
+        from engine.schedule import ledger
+
+        with self.cursor() as cur:
+            return ledger.slots(cur, schedule, status=status, limit=limit)
+
+    def last_slots(self, names) -> dict[str, dict[str, Any]]:
+        from engine.schedule import ledger
+
+        with self.cursor() as cur:
+            return ledger.last_slots(cur, names)
 
     # -- daemons --------------------------------------------------------------------------------
 
@@ -186,3 +303,40 @@ class Store:
             cur.execute("SELECT name, daemon_type, category, activity, state, last_poll_at, last_error FROM daemons ORDER BY name")
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def status(self) -> dict[str, Any]:
+        """Daemons, queue depths, running jobs and firing alerts in one snapshot (`cmpctl status`)."""
+        from engine.store.status import snapshot
+
+        with self.cursor() as cur:
+            return snapshot(cur)
+
+    # -- probes (engine/probes: measured here, where the data is; notifications sent from here) --
+
+    def run_probes(self, config, names: list[str] | None = None) -> list[dict[str, Any]]:
+        """Run the named probes now (due or not), or every probe that is due; returns the runs."""
+        from engine.probes.runner import ProbeRunner
+
+        with self.cursor() as cur:
+            runner = ProbeRunner(cur, config.probes, config.notify, config.home)
+            runner.sync()
+            runs = [runner.run(name) for name in names] if names else runner.run_due()
+            return [run.as_dict() for run in runs]
+
+    def probe_list(self, config) -> list[dict[str, Any]]:
+        from engine.probes.views import list_probes
+
+        with self.cursor() as cur:
+            return list_probes(cur, config.probes)
+
+    def probe_history(self, probe: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        from engine.probes.views import history
+
+        with self.cursor() as cur:
+            return history(cur, probe, limit)
+
+    def probe_alerts(self, *, active_only: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+        from engine.probes.views import alerts
+
+        with self.cursor() as cur:
+            return alerts(cur, active_only=active_only, limit=limit)

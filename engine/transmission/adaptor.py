@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from engine import telemetry
 from engine.config import EndpointConfig
 from engine.errors import CommandBuildError, NetworkTransientError
 from engine.transmission.answers import Verdict, interpret, transport_failure
@@ -133,11 +134,21 @@ class Adaptor:
     async def stop(self) -> None:
         """Drain: claim nothing more, let calls in flight finish (at most ``drain_seconds``),
         release what was not sent, flush the last outcomes. Returns when :meth:`run` is done."""
+        self.request_stop()
+        if self._finished is not None:
+            await self._finished.wait()
+
+    def request_stop(self) -> None:
+        """Start the drain without waiting for it; :meth:`run` returns when it is done.
+
+        For a loop run by ``run_until_complete(run())`` on another thread (the Ray actor): the
+        loop stops the moment ``run()`` returns, so a :meth:`stop` coroutine sent to it would
+        never resume; call this with ``loop.call_soon_threadsafe`` and join the thread instead.
+        """
         self._stopping = True
         if self._stop_event is not None:
             self._stop_event.set()
             self._wake.set()  # type: ignore[union-attr]
-            await self._finished.wait()  # type: ignore[union-attr]
 
     @property
     def in_hand(self) -> int:
@@ -189,7 +200,7 @@ class Adaptor:
         self._hand.hold(chain.request_ids)  # type: ignore[union-attr]
         self.stats["chains"] += 1
         self.stats["requests"] += len(chain.requests)
-        task = asyncio.create_task(self._run_chain(chain))
+        task = asyncio.create_task(self._traced_chain(chain))
         self._chains.add(task)
         task.add_done_callback(self._chain_done)
 
@@ -210,7 +221,20 @@ class Adaptor:
             return False
 
     # ------------------------------------------------------------------ chains and requests
-    async def _run_chain(self, chain: Chain) -> None:
+    async def _traced_chain(self, chain: Chain) -> None:
+        """A chain under its span: a child of the job span that created the requests (else of the
+        adaptor's ``traceparent``), with the count of each outcome; its HTTP calls carry it."""
+        with telemetry.span(f"send {self.target} chain", parent=chain.requests[0].traceparent or self.traceparent,
+                            attributes={"cmp.target": self.target, "cmp.subscription_id": chain.subscription_id,
+                                        "cmp.requests": len(chain.requests)}) as span:
+            counts: Counter[str] = Counter()
+            try:
+                await self._run_chain(chain, counts)
+            finally:
+                counts[UN] += len(chain.requests) - sum(counts.values())  # released unsent
+                telemetry.set_attributes(span, {f"cmp.outcome.{k}": v for k, v in counts.items() if v})
+
+    async def _run_chain(self, chain: Chain, counts: Counter[str] | None = None) -> None:
         requests = chain.requests
         pending = 0  # index of the first request without an outcome yet
         try:
@@ -220,6 +244,8 @@ class Adaptor:
                     return
                 outcome = await self._execute(req)
                 self._hand.add(outcome)  # type: ignore[union-attr]
+                if counts is not None:
+                    counts[outcome.status] += 1
                 pending = i + 1
                 if outcome.status != NC:
                     why = "released on stop" if outcome.status == UN else \
@@ -261,7 +287,8 @@ class Adaptor:
                 tries += 1
                 self.stats["http_calls"] += 1
                 try:
-                    reply = await self._sender.send(call, req.key, self.traceparent)
+                    reply = await self._sender.send(call, req.key,
+                                                    telemetry.inject() or req.traceparent or self.traceparent)
                     verdict = interpret(self.commands, self.target, req.command, reply.status, reply.body)
                 except NetworkTransientError as exc:
                     verdict = transport_failure(exc)

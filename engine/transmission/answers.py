@@ -4,7 +4,7 @@ The mapping follows netsim/API.md §1 ("An adaptor should map …"):
 
 | answer | status | why |
 |---|---|---|
-| 2xx (202) | NC (NA) | done (accepted, completed later by a response file); the reference comes from the answer |
+| 2xx (202) | NC (NA) | done (accepted, completed later by a response file; NC for a command registered with ``accepted_completes``: executed, only reported later); the reference comes from the answer |
 | 409 | NR | a business duplicate: the same thing was already done under *another* key. Our keys are the request ids and a retry reuses its key, so this means our bookkeeping lost a key (a second request for the same thing, or a resubmit under a new key of a command that had executed). Treating it as NC would hide that; a person decides (close it if the OCS state is right) |
 | 422 `IDEMPOTENCY_KEY_REUSED` | PE | we sent other bytes under a used key: our bug, not the network's refusal |
 | other 422 | NR | refused for a business reason (`UNKNOWN_SERVICE`, `ACCOUNT_MISMATCH`, `NETWORK_REJECT`, …) |
@@ -62,7 +62,8 @@ def interpret(registry: CommandRegistry, target: str, command: str, status: int,
     answer, text = _decode(body)
     if 200 <= status < 300:
         ref = registry.external_ref(target, command, answer)
-        return Verdict(NA if status == 202 else NC, external_ref=ref, response=text)
+        accepted = status == 202 and not registry.accepted_completes(target, command)
+        return Verdict(NA if accepted else NC, external_ref=ref, response=text)
     code = reason = None
     if isinstance(answer, dict):
         code = answer.get("code") if isinstance(answer.get("code"), str) else None

@@ -33,6 +33,9 @@ class CommandSpec:
     build: Builder
     #: path of the network's reference in a 2xx answer, e.g. ("bucket", "id")
     ref_path: tuple[str, ...] = ("id",)
+    #: a 202 means the network executed the command and only reports on it later (by file):
+    #: NC, not NA (Openet's bill cycle change, engine/transmission/openet.py)
+    accepted_completes: bool = False
 
 
 class CommandRegistry:
@@ -69,6 +72,10 @@ class CommandRegistry:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a builder's own slip
             raise CommandBuildError(f"{row.command}: cannot build the command: {exc!r}",
                                     record=str(row.request_id)) from None
+
+    def accepted_completes(self, target: str, command: str) -> bool:
+        spec = self._specs.get((target, command))
+        return spec is not None and spec.accepted_completes
 
     def external_ref(self, target: str, command: str, answer: Any) -> str | None:
         node = answer
@@ -237,6 +244,10 @@ def register_ocs_commands(registry: CommandRegistry) -> None:
 
 #: the built-in registry every adaptor uses unless given another one
 COMMANDS = CommandRegistry(OCS_COMMANDS)
+
+# Registration hook: the Openet adaptor's commands join COMMANDS (and their effects the effects
+# registry) in every process that imports this module. Last, as it imports this module's names.
+from engine.transmission import openet as _openet  # noqa: E402,F401
 
 __all__ = [
     "COMMANDS", "OCS", "OCS_COMMANDS", "Builder", "CommandRegistry", "CommandSpec", "command_ref", "encode",

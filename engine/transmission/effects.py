@@ -221,5 +221,9 @@ def resubmit_statements(con: duckdb.DuckDBPyConnection, done: list[Done], now: d
     return _plan(con, done, now, resubmit=True)
 
 
+# Registration hook: the Openet adaptor's BILL_CYCLE_CHANGE effects (engine/transmission/openet.py)
+# are registered wherever outcomes are applied. Last, as it imports this module's names.
+from engine.transmission import openet as _openet  # noqa: E402,F401
+
 __all__ = ["CONNECTION_TARGETS", "DONE_COLUMNS", "CommandEffect", "Done", "effect_key_sql", "register_effect",
            "resubmit_statements", "statements"]

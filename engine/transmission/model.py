@@ -45,6 +45,8 @@ class RequestRow:
     idempotency_key: str = ""
     #: the history seq of the claim (PR) row; the worker's outcome continues from it
     history_seq: int = 0
+    #: W3C traceparent of the job span that created the request (the send's parent span)
+    traceparent: str | None = None
 
     @property
     def key(self) -> str:

@@ -94,7 +94,7 @@ _CLAIM = (
 
 _CLAIMED_ROWS = """
 SELECT r.subscription_id, r.request_id, r.command, r.sequence, r.attributes, r.attempts,
-       r.action_item_number, h.key_generation, h.base + 1 AS history_seq
+       r.action_item_number, h.key_generation, h.base + 1 AS history_seq, r.traceparent
 FROM _tx_claim c
 JOIN network_requests r ON r.request_id = c.request_id
 JOIN _tx_hist h ON h.request_id = c.request_id
@@ -143,8 +143,9 @@ def _chains(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> list[Chain]:
         account = accounts.get(sub)
         chains.append(Chain(sub, tuple(  # type: ignore[arg-type]
             RequestRow(rid, command, seq, attr, attempts, account, ain,
-                       str(rid) if not generation else f"{rid}-r{generation}", history_seq)
-            for (_, rid, command, seq, _, attempts, ain, generation, history_seq), attr in zip(group, attrs))))
+                       str(rid) if not generation else f"{rid}-r{generation}", history_seq, traceparent)
+            for (_, rid, command, seq, _, attempts, ain, generation, history_seq, traceparent), attr
+            in zip(group, attrs))))
     return chains
 
 
