@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-DEMO_HOME ?= .cmp-demo
+DEMO_ORDERS ?= 10000
 
 .PHONY: demo test install install-test age-tool bench clean
 
@@ -38,17 +38,13 @@ age-tool:
 test: install-test age-tool
 	$(BIN)/python -m pytest -q
 
+# The whole mission on a temporary home (local Ray, netsim, load → provisioning → network →
+# bill cycle change → reconciliation → probes); exits non-zero if any step did not do its job.
 demo: install
-	rm -rf $(DEMO_HOME)
-	$(BIN)/cmpctl init --home $(DEMO_HOME)
-	$(BIN)/cmpctl gen orders --home $(DEMO_HOME) --count 10000 --bad-share 0.01 --seed 1 -o $(DEMO_HOME)/orders.jsonl.age
-	@# validate exits 1 when it finds bad records, which this file has on purpose (1%).
-	$(BIN)/cmpctl validate --home $(DEMO_HOME) --max-errors 20 $(DEMO_HOME)/orders.jsonl.age; \
-	  rc=$$?; if [ $$rc -eq 1 ]; then echo "demo: validate listed the deliberately bad records (exit 1), as expected"; \
-	  elif [ $$rc -ne 0 ]; then exit $$rc; fi
+	$(BIN)/cmpctl demo --orders $(DEMO_ORDERS)
 
 bench: install-test
 	$(BIN)/python bench/codec.py --size 1GiB
 
 clean:
-	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache
+	rm -rf $(VENV) .pytest_cache

@@ -45,22 +45,22 @@ class Secret:
 @dataclass(frozen=True)
 class RayConfig:
     address: str = ""  # empty: start and own a local Ray
-    namespace: str = "cmp"
-    dashboard_host: str = "127.0.0.1"
-    dashboard_port: int = 8265
+    namespace: str = "cmp"  # Ray namespace of the engine's actors
+    dashboard_host: str = "127.0.0.1"  # where a local head serves the dashboard
+    dashboard_port: int = 8265  # dashboard port of a local head
     num_cpus: int = 0  # 0: all cores of this machine (local Ray only)
 
 
 @dataclass(frozen=True)
 class EndpointConfig:
-    url: str = ""
-    token: Secret = Secret("")
-    timeout_seconds: float = 10.0
+    url: str = ""  # the API base, e.g. netsim's "http://127.0.0.1:8700"; empty: no adaptor for this target
+    token: Secret = Secret("")  # bearer token; never printed
+    timeout_seconds: float = 10.0  # per HTTP call
     max_in_flight: int = 64  # concurrent commands in flight against this target
     rate_per_second: float = 0.0  # 0: unlimited
     max_retries: int = 5  # NE retries before NF
-    backoff_base_seconds: float = 0.5
-    backoff_max_seconds: float = 60.0
+    backoff_base_seconds: float = 0.5  # first retry delay of a transient fault (doubles, with jitter)
+    backoff_max_seconds: float = 60.0  # longest retry delay
     lease_seconds: float = 60.0  # a claim older than this goes back to work
 
 
@@ -72,8 +72,8 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    enabled: bool = True
-    poll_seconds: float = 2.0
+    enabled: bool = True  # false: the daemon is not started
+    poll_seconds: float = 2.0  # seconds between polls of its folder or queue
 
 
 #: Config names of the daemons of DOMAIN.md; the registry in actors/ maps them to classes.
@@ -106,16 +106,16 @@ class DaemonsConfig:
 class LoadConfig:
     shard_bytes: int = 64 * 1024 * 1024  # files above this are split into shards
     max_error_ratio: float = 0.10  # reject the whole file above this share of bad records
-    max_line_bytes: int = 16 * 1024 * 1024
+    max_line_bytes: int = 16 * 1024 * 1024  # a longer line is an invalid record
     workers: int = 0  # parallel shard workers; 0: one per CPU of the cluster
 
 
 @dataclass(frozen=True)
 class TelemetryConfig:
     exporter: str = "file"  # file | otlp | console | none
-    otlp_endpoint: str = ""
+    otlp_endpoint: str = ""  # otlp: e.g. "http://collector:4318" (http/protobuf) or "collector:4317" (grpc)
     otlp_protocol: str = "http/protobuf"  # http/protobuf | grpc
-    service_name: str = "cmp-provisioning"
+    service_name: str = "cmp-provisioning"  # service.name of every span
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ CATCH_UP_POLICIES = ("skip", "once", "all")
 class ScheduleConfig:
     """One ``[schedules.<name>]`` table: run ``job`` at every slot of ``cron`` (engine/schedule)."""
 
-    job: str = ""
+    job: str = ""  # the registered job to run (`cmpctl jobs list`)
     cron: str = ""  # five fields, read in ``timezone`` (DST-correct)
     params: dict[str, str] = dataclasses.field(default_factory=dict)  # a table, or "k=v,k=v" from env
     timezone: str = ""  # empty: [scheduler] timezone
@@ -227,7 +227,7 @@ class ScheduleConfig:
     catch_up_cap: int = 10  # catch_up = "all": at most this many missed slots run
     grace_seconds: float = 60.0  # not started this long after its slot: late
     max_duration_seconds: float = 0.0  # running longer than this: overran (0: no limit)
-    enabled: bool = True
+    enabled: bool = True  # false: no slots are planned (waiting ones become missed)
 
     def __post_init__(self) -> None:
         if not self.job:
@@ -258,7 +258,7 @@ def _builtin_schedules() -> dict[str, ScheduleConfig]:
 class SchedulerConfig:
     timezone: str = "Europe/London"  # cron schedules are read in this zone unless they name one
     tick_seconds: float = 5.0  # how often the Scheduler actor looks at the clock
-    enabled: bool = True
+    enabled: bool = True  # false: no Scheduler actor
 
     def __post_init__(self) -> None:
         from engine.schedule.cron import check_timezone
@@ -272,7 +272,7 @@ class SchedulerConfig:
 class BillCycleConfig:
     #: also send every bill cycle change by file, as a ``FILE:<partner>`` request that the
     #: Extract / To Generic Format (Bill Cycle Change) daemon writes out; empty: Openet only
-    file_partner: str = ""
+    file_partner: str = ""  # non-empty: bill cycle changes also go to this file partner (FILE:<partner>)
 
     def __post_init__(self) -> None:
         if self.file_partner and not re.fullmatch(r"[A-Za-z0-9._-]{1,32}", self.file_partner):
@@ -288,9 +288,9 @@ class PartnerConfig:
     recipients: tuple[str, ...] = ()  # the partner's age1… recipients (besides the home's own)
     #: CSV column -> source, in order, for Request files: a record field ("requestId"),
     #: "commandAttributes.<name>", or a 'constant' in single quotes
-    columns: dict[str, str] = dataclasses.field(default_factory=dict)
+    columns: dict[str, str] = dataclasses.field(default_factory=dict)  # CSV column = source (see Extract daemons below)
     bill_cycle_columns: dict[str, str] = dataclasses.field(default_factory=dict)  # same, for Bill Cycle Change Requests
-    delimiter: str = ","
+    delimiter: str = ","  # CSV delimiter
 
     def __post_init__(self) -> None:
         if self.format not in ("", "csv"):
@@ -300,7 +300,7 @@ class PartnerConfig:
 @dataclass(frozen=True)
 class ExtractConfig:
     max_records_per_file: int = 100_000  # a partner's requests beyond this go in the next file
-    partners: dict[str, PartnerConfig] = dataclasses.field(default_factory=dict)
+    partners: dict[str, PartnerConfig] = dataclasses.field(default_factory=dict)  # the file partners (e.g. insurance), by name
 
     def __post_init__(self) -> None:
         if self.max_records_per_file < 1:
@@ -321,7 +321,7 @@ class Config:
     probes: dict[str, ProbeConfig] = dataclasses.field(default_factory=_builtin_probes)  # checks run on a schedule (engine/probes)
     notify: NotifyConfig = NotifyConfig()  # how alerts reach their recipients (engine/notify)
     scheduler: SchedulerConfig = SchedulerConfig()
-    schedules: dict[str, ScheduleConfig] = dataclasses.field(default_factory=_builtin_schedules)
+    schedules: dict[str, ScheduleConfig] = dataclasses.field(default_factory=_builtin_schedules)  # cron schedules of jobs, by name
 
     # Paths inside the home (CLI.md).
     @property
