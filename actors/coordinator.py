@@ -98,7 +98,7 @@ class LoadCoordinator:
         self._identities = age.load_identities(config.identity_path)
         self._tracing = telemetry.Settings.from_config(config)
         telemetry.configure(self._tracing, component="coordinator")
-        self.last_nodes: list[str] = []
+        self._last_runner: RayShardRunner | None = None
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self._warm = [warm_up.options(scheduling_strategy="SPREAD").remote() for _ in range(max(1, cpus))]
 
@@ -106,6 +106,9 @@ class LoadCoordinator:
         cfg = self._config
         workers = cfg.load.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         runner = RayShardRunner(self._store, max_in_flight=workers + 1, tracing=self._tracing)
+        # Its node set is complete once every shard is in, before the commit makes the batch
+        # visible: a caller that sees the batch also sees where its shards ran.
+        self._last_runner = runner
         settings = LoadSettings(
             daemon=daemon,
             shard_bytes=cfg.load.shard_bytes,
@@ -115,8 +118,7 @@ class LoadCoordinator:
         )
         result = load_file(Path(path), settings=settings, identities=self._identities,
                            sink=StoreSink(self._store), runner=runner, trace_id=trace_id, traceparent=traceparent)
-        self.last_nodes = sorted(runner.nodes)
         return result
 
     def nodes_of_last_load(self) -> list[str]:
-        return self.last_nodes
+        return sorted(self._last_runner.nodes) if self._last_runner else []

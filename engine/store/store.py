@@ -145,7 +145,8 @@ class Store:
 
         spec = self._jobs.get(name)
         with self._job_lock, self.cursor() as cur:
-            return run_job(cur, spec, params, trigger=trigger, key=key, trace_id=trace_id, traceparent=traceparent)
+            return run_job(cur, spec, params, trigger=trigger, key=key, trace_id=trace_id, traceparent=traceparent,
+                           now=self._clock())  # the Store's clock: jobs "as of" a time in tests
 
     def run_triggers(self, traceparents: dict[int, str] | None = None) -> list[dict[str, Any]]:
         """Run the jobs that committed batches asked for (each once: the key is the batch).
