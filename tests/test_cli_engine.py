@@ -63,7 +63,9 @@ def test_up_load_batches_down(running, tmp_path):
     assert again.returncode == 4
     assert f"batch {loaded['batch_id']}" in again.stderr
     batches = json.loads(cmpctl(home, "batches", "list", "--json").stdout)
-    assert [b["batch_id"] for b in batches] == [loaded["batch_id"]]
+    # one inbound batch; the Extract daemon may have added an outbound one (insurance by file)
+    assert [b["batch_id"] for b in batches if b["direction"] == "Inbound"] == [loaded["batch_id"]]
+    assert {b["direction"] for b in batches} <= {"Inbound", "Outbound"}
     shown = json.loads(cmpctl(home, "batches", "show", str(loaded["batch_id"]), "--errors", "--json").stdout)
     load_errors = [e for e in shown["errors"] if e["source"] == "load"]
     assert len(load_errors) == loaded["errors"] and all(e["reasons"] for e in shown["errors"])
