@@ -106,57 +106,35 @@ def find_engine(config: Config) -> EngineHandles:
 
 
 def stop_engine(config: Config) -> list[str]:
-    """Stop daemons first (each finishes the file in hand), then the coordinator and the Store."""
-    stopped = []
+    """Stop the scheduler and probes (no new work), then the daemons (each finishes the file or
+    request in hand), then the coordinator and the Store (it lets a running job finish)."""
     ns = config.ray.namespace
-    try:  # the scheduler first: no new runs while the daemons drain
-        handle = ray.get_actor(names.SCHEDULER, namespace=ns)
-    except ValueError:
-        handle = None
-    if handle is not None:
-        try:
-            call(handle.stop.remote(), timeout=120)
-        except EngineError:
-            pass
-        finally:
-            ray.kill(handle, no_restart=True)
-        stopped.append(names.SCHEDULER)
-    try:  # the probes too: they would only report the daemons stopping
-        handle = ray.get_actor(names.PROBES, namespace=ns)
-    except ValueError:
-        handle = None
-    if handle is not None:
-        try:
-            call(handle.stop.remote(), timeout=120)
-        except EngineError:
-            pass
-        finally:
-            ray.kill(handle, no_restart=True)
-        stopped.append(names.PROBES)
-    for config_name in DAEMON_ACTORS:
-        name = names.daemon(config_name).actor_name
-        try:
-            handle = ray.get_actor(name, namespace=ns)
-        except ValueError:
-            continue
-        try:
-            call(handle.stop.remote(), timeout=600)
-        except EngineError:
-            pass  # a daemon that cannot answer is killed all the same
-        finally:
-            ray.kill(handle, no_restart=True)
-        stopped.append(name)
-    for name in (names.COORDINATOR, names.STORE):
-        try:
-            handle = ray.get_actor(name, namespace=ns)
-        except ValueError:
-            continue
-        if name == names.STORE:
-            call(handle.shutdown.remote(), timeout=900)  # lets a running job finish
-        ray.kill(handle, no_restart=True)
-        stopped.append(name)
+    stopped = [name for name in (names.SCHEDULER, names.PROBES) if _stop(name, ns, "stop", 120)]
+    stopped += [name for name in (names.daemon(c).actor_name for c in DAEMON_ACTORS) if _stop(name, ns, "stop", 600)]
+    stopped += [name for name in (names.COORDINATOR,) if _stop(name, ns, None, 0)]
+    stopped += [name for name in (names.STORE,) if _stop(name, ns, "shutdown", 900, quiet=False)]
     _wait_until_gone(stopped, ns)
     return stopped
+
+
+def _stop(name: str, namespace: str, method: str | None, timeout: float, *, quiet: bool = True) -> bool:
+    """Ask the named actor to ``method`` (if any), then kill it for good; False if not running.
+
+    ``quiet``: an actor that cannot answer is killed all the same; the Store's shutdown error is
+    raised instead (its database may need attention)."""
+    try:
+        handle = ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        return False
+    try:
+        if method:
+            call(getattr(handle, method).remote(), timeout=timeout)
+    except EngineError:
+        if not quiet:
+            raise
+    finally:
+        ray.kill(handle, no_restart=True)
+    return True
 
 
 def _wait_until_gone(actor_names: list[str], namespace: str, timeout: float = 30.0) -> None:

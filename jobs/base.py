@@ -71,6 +71,36 @@ class JobRegistry:
         return set(self._jobs)
 
 
+def batch_param(params: Mapping[str, str]) -> int:
+    """The ``batch`` parameter as a batch id, or a UsageError saying what it must be."""
+    raw = str(params.get("batch", "")).strip()
+    if not raw.isdigit():
+        raise UsageError(f"batch must be a batch id (a positive whole number), not {raw!r}",
+                         hint="`cmpctl batches list` shows the batch ids")
+    return int(raw)
+
+
+def require_batch(con: duckdb.DuckDBPyConnection, batch_id: int, batch_type: str, job: str) -> None:
+    """Check that ``batch_id`` exists and is a ``batch_type`` batch; NotFound/UsageError if not."""
+    row = con.execute("SELECT batch_type FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
+    if row is None:
+        from engine.errors import NotFound
+
+        raise NotFound(f"no batch {batch_id}", hint="`cmpctl batches list` shows the batch ids")
+    if row[0] != batch_type:
+        raise UsageError(f"batch {batch_id} is a {row[0]!r} batch; the {job} job only takes {batch_type!r} batches",
+                         hint=f"pick a {batch_type!r} batch (`cmpctl batches list`)")
+
+
+def drop_temp_tables(con: duckdb.DuckDBPyConnection, tables) -> None:
+    """Drop a job's temporary tables (after a failure its rollback has discarded them already)."""
+    try:
+        for table in tables:
+            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    except duckdb.Error:
+        pass
+
+
 def check_params(spec: JobSpec, params: Mapping[str, str]) -> None:
     unknown = sorted(set(params) - set(spec.params))
     if unknown:
@@ -166,4 +196,5 @@ def execution(con: duckdb.DuckDBPyConnection, execution_id: int) -> dict[str, An
     return doc
 
 
-__all__ = ["JobContext", "JobFn", "JobRegistry", "JobResult", "JobSpec", "check_params", "execution", "run_job"]
+__all__ = ["JobContext", "JobFn", "JobRegistry", "JobResult", "JobSpec", "batch_param", "check_params",
+           "drop_temp_tables", "execution", "require_batch", "run_job"]

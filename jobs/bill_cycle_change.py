@@ -34,7 +34,7 @@ import duckdb
 from engine.config import BillCycleConfig, load_config
 from engine.errors import ConfigError, UsageError
 from jobs import bill_cycle_create, bill_cycle_input, bill_cycle_rules
-from jobs.base import JobContext, JobResult, JobSpec
+from jobs.base import JobContext, JobResult, JobSpec, drop_temp_tables
 
 JOB_NAME = "bill-cycle-change"
 BATCH_TYPE = "Bill Cycle Change"
@@ -78,7 +78,7 @@ def change_bill_cycle(con: duckdb.DuckDBPyConnection, params: Mapping[str, str],
                 "ORDER BY b.line_no, b.field LIMIT ?", [MAX_ERRORS_IN_RESULT]).fetchall()
         ]  # fmt: skip
     finally:
-        _drop_temps(con)
+        drop_temp_tables(con, _TEMPS)
     return JobResult(
         read=read, ok=made.agreements, error=errors, batch_id=batch_id,
         details={
@@ -109,13 +109,6 @@ def _audit_batch(con: duckdb.DuckDBPyConnection, ctx: JobContext, read: int, err
     )
     return batch_id
 
-
-def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        for table in _TEMPS:
-            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    except duckdb.Error:
-        pass  # the transaction failed: its rollback discards them
 
 
 BILL_CYCLE_CHANGE = JobSpec(

@@ -22,9 +22,8 @@ from typing import Mapping
 
 import duckdb
 
-from engine.errors import NotFound, UsageError
 from jobs import provisioning_batch, provisioning_rules
-from jobs.base import JobContext, JobResult, JobSpec
+from jobs.base import JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, require_batch
 from jobs.provisioning_batch import flatten
 from jobs.provisioning_create import create
 from jobs.provisioning_rules import RULES, check
@@ -34,30 +33,10 @@ ORDER_BATCH_TYPE = "Order"
 _TEMPS = (*provisioning_batch.TEMP_TABLES, *provisioning_rules.TEMP_TABLES)
 
 
-def parse_batch_id(params: Mapping[str, str]) -> int:
-    raw = str(params.get("batch", "")).strip()
-    if not raw.isdigit():
-        raise UsageError(f"batch must be a batch id (a positive whole number), not {raw!r}",
-                         hint="`cmpctl batches list` shows the batch ids")
-    return int(raw)
-
-
-def order_batch(con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
-    """Check that ``batch_id`` is a committed Order batch; raise NotFound/UsageError if not."""
-    row = con.execute("SELECT batch_type FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
-    if row is None:
-        raise NotFound(f"no batch {batch_id}", hint="`cmpctl batches list` shows the batch ids")
-    if row[0] != ORDER_BATCH_TYPE:
-        raise UsageError(
-            f"batch {batch_id} is a {row[0]!r} batch; the provisioning job only takes {ORDER_BATCH_TYPE!r} batches",
-            hint="pick the batch of an Order file",
-        )
-
-
 def provision(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], ctx: JobContext) -> JobResult:
     """Provision every valid, not yet provisioned order of the batch ``params['batch']``."""
-    batch_id = parse_batch_id(params)
-    order_batch(con, batch_id)
+    batch_id = batch_param(params)
+    require_batch(con, batch_id, ORDER_BATCH_TYPE, JOB_NAME)
     read = con.execute("SELECT count(*) FROM stage_orders WHERE batch_id = ?", [batch_id]).fetchone()[0]
     try:
         totals = flatten(con, batch_id)
@@ -73,7 +52,7 @@ def provision(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], ctx: Jo
             [batch_id, JOB_NAME, ctx.execution_id],
         )
     finally:
-        _drop_temps(con)
+        drop_temp_tables(con, _TEMPS)
     return JobResult(
         read=read,
         ok=made["orders"],
@@ -88,13 +67,6 @@ def provision(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], ctx: Jo
     )
 
 
-def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        for table in _TEMPS:
-            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    except duckdb.Error:
-        pass  # the transaction failed: its rollback discards them
-
 
 PROVISIONING = JobSpec(
     JOB_NAME,
@@ -105,4 +77,4 @@ PROVISIONING = JobSpec(
     required=("batch",),
 )
 
-__all__ = ["JOB_NAME", "PROVISIONING", "RULES", "order_batch", "parse_batch_id", "provision"]
+__all__ = ["JOB_NAME", "PROVISIONING", "RULES", "provision"]

@@ -30,11 +30,10 @@ from typing import Mapping
 
 import duckdb
 
-from engine.errors import NotFound, UsageError
 from engine.extract import effects as _insurance_effects  # noqa: F401  (registers ADD_INSURANCE's effects)
 from engine.transmission import effects
 from engine.transmission.sql import NEW_KEY_NOTE, history_base_sql, run, statements
-from jobs.base import JobContext, JobResult, JobSpec
+from jobs.base import JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, require_batch
 
 JOB_NAME = "response_handling"
 RESPONSE_BATCH_TYPE = "Response"
@@ -123,27 +122,10 @@ FROM _tx_done d WHERE r.request_id = d.request_id
 """
 
 
-def parse_batch_id(params: Mapping[str, str]) -> int:
-    raw = str(params.get("batch", "")).strip()
-    if not raw.isdigit():
-        raise UsageError(f"batch must be a batch id (a positive whole number), not {raw!r}",
-                         hint="`cmpctl batches list` shows the batch ids")
-    return int(raw)
-
-
-def response_batch(con: duckdb.DuckDBPyConnection, batch_id: int) -> None:
-    row = con.execute("SELECT batch_type FROM batches WHERE batch_id = ?", [batch_id]).fetchone()
-    if row is None:
-        raise NotFound(f"no batch {batch_id}", hint="`cmpctl batches list` shows the batch ids")
-    if row[0] != RESPONSE_BATCH_TYPE:
-        raise UsageError(f"batch {batch_id} is a {row[0]!r} batch; {JOB_NAME} only takes {RESPONSE_BATCH_TYPE!r} batches",
-                         hint="pick the batch of a Response file")
-
-
 def handle_responses(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], ctx: JobContext) -> JobResult:
     """Finish the requests answered by the Response batch ``params['batch']``."""
-    batch_id = parse_batch_id(params)
-    response_batch(con, batch_id)
+    batch_id = batch_param(params)
+    require_batch(con, batch_id, RESPONSE_BATCH_TYPE, JOB_NAME)
     values = {"batch": batch_id, "now": ctx.now}
     try:
         run(con, statements(_JUDGE, values))
@@ -165,18 +147,11 @@ def handle_responses(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], 
             [batch_id, JOB_NAME, ctx.execution_id],
         )
     finally:
-        _drop_temps(con)
+        drop_temp_tables(con, _TEMPS)
     completed = sum(1 for d in done if d.status == "NC")
     return JobResult(read=read, ok=read - errors, error=errors, batch_id=batch_id,
                      details={"completed": completed, "rejected": len(done) - completed, "already_applied": already})
 
-
-def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
-    try:
-        for table in _TEMPS:
-            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
-    except duckdb.Error:
-        pass  # the transaction failed: its rollback discards them
 
 
 RESPONSE_HANDLING = JobSpec(
