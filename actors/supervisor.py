@@ -309,7 +309,8 @@ def release_claims(store) -> int:
     claimed: dict[str, list[int]] = {}
     for status in ("PR", "NS"):
         for row in call(store.requests_call.remote("list_requests", status=status, limit=10_000_000)):
-            claimed.setdefault(row["claimed_by"] or "", []).append(row["request_id"])
+            if row["claimed_by"]:  # NS without a claim: sent by file, waiting for the partner's answer
+                claimed.setdefault(row["claimed_by"], []).append(row["request_id"])
     now = datetime.now(timezone.utc)
     for worker, ids in claimed.items():
         released += call(store.requests_call.remote("release", worker, ids, now))
