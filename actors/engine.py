@@ -113,7 +113,7 @@ def stop_engine(config: Config) -> list[str]:
     stopped += [name for name in (names.daemon(c).actor_name for c in DAEMON_ACTORS) if _stop(name, ns, "stop", 600)]
     stopped += [name for name in (names.COORDINATOR,) if _stop(name, ns, None, 0)]
     stopped += [name for name in (names.STORE,) if _stop(name, ns, "shutdown", 900, quiet=False)]
-    _wait_until_gone(stopped, ns)
+    wait_until_gone(stopped, ns)
     return stopped
 
 
@@ -137,7 +137,7 @@ def _stop(name: str, namespace: str, method: str | None, timeout: float, *, quie
     return True
 
 
-def _wait_until_gone(actor_names: list[str], namespace: str, timeout: float = 30.0) -> None:
+def wait_until_gone(actor_names: list[str], namespace: str, timeout: float = 30.0) -> None:
     """ray.kill is asynchronous: wait until the names are free for a new engine."""
     import time
 

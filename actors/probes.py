@@ -14,6 +14,7 @@ import threading
 
 import ray
 
+from actors import metrics
 from actors.clients import call
 from engine.config import Config
 
@@ -60,6 +61,9 @@ class ProbesActor:
 
     def run_due(self) -> list[dict]:
         runs = call(self._store.run_probes.remote(self._config), timeout=600)
+        for run in runs:  # the dashboard's cmp_probe_value / cmp_probe_runs: the worst subject's value
+            values = [r["value"] for r in run["results"] if r.get("value") is not None]
+            metrics.record_probe_value(run["probe"], max(values) if values else None, run["outcome"])
         self._heartbeat(polled=True)
         return runs
 
@@ -84,3 +88,7 @@ class ProbesActor:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def metrics(self) -> dict[str, float]:
+        """What this actor recorded for the Ray metrics endpoint (cmp_probe_value / cmp_probe_runs)."""
+        return metrics.snapshot()

@@ -267,7 +267,7 @@ def drain_engine(config: Config) -> list[str]:
     3. claims still held (a daemon that could not drain in time) are released to UN;
     4. ``stop_engine`` stops the rest: the Store finishes a running job and checkpoints.
     """
-    from actors.engine import find_engine, stop_engine
+    from actors.engine import find_engine, stop_engine, wait_until_gone
 
     ns = config.ray.namespace
     stopped = []
@@ -296,7 +296,7 @@ def drain_engine(config: Config) -> list[str]:
             stopped.append(names.daemon(role).actor_name if role in {d.config_name for d in names.DAEMONS} else role)
         release_claims(handles.store)
     stopped += [n for n in stop_engine(config) if n not in stopped]
-    _wait_gone([NAME], ns)
+    wait_until_gone([NAME], ns)
     return stopped
 
 
@@ -315,14 +315,3 @@ def release_claims(store) -> int:
     for worker, ids in claimed.items():
         released += call(store.requests_call.remote("release", worker, ids, now))
     return released
-
-
-def _wait_gone(actor_names: list[str], namespace: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    for name in actor_names:
-        while time.monotonic() < deadline:
-            try:
-                ray.get_actor(name, namespace=namespace)
-            except ValueError:
-                break
-            time.sleep(0.1)

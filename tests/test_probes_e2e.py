@@ -109,6 +109,9 @@ def test_probes_actor_runs_due_probes_in_the_engine(ray_local, home: Path):
         assert [a["probe"] for a in client.probe_alerts(active_only=True)] == ["always_one"]
         daemons = {d["name"]: d for d in client.list_daemons()}
         assert daemons["Probes"]["state"] == "RUNNING" and daemons["Probes"]["last_poll_at"] is not None
+        recorded = call(probes.metrics.remote())  # the values the dashboard's metrics show
+        assert any(k.startswith("cmp_probe_value") and "always_one" in k for k in recorded), recorded
+        assert any(k.startswith("cmp_probe_runs") and "warning" in k for k in recorded), recorded
         assert call(probes.stop.remote()) == "STOPPED"
     finally:
         ray_local.kill(probes, no_restart=True)
