@@ -960,7 +960,7 @@ def netsim_serve(
 
     if not token:
         raise UsageError("netsim needs --token (or CMP_NETSIM_TOKEN)")
-    argv = ["--port", str(port), "--token", token]
+    argv = ["--port", str(port), f"--token={token}"]  # "=": a token may start with "-"
     if faults:
         argv += ["--faults", faults]
     if drop_dir:

@@ -170,7 +170,7 @@ def start_netsim(*, token: str = DEFAULT_TOKEN, drop_dir: str | os.PathLike[str]
                  recipients: Iterable[str] = (), faults: str = "",
                  extra_args: Iterable[str] = (), start_timeout: float = 20.0) -> NetsimProcess:
     """Start ``python -m netsim --port 0 …``; use as a context manager (stops it on exit)."""
-    args = ["--port", "0", "--token", token]
+    args = ["--port", "0", f"--token={token}"]  # "=": a token may start with "-"
     if drop_dir is not None:
         args += ["--drop-dir", os.fspath(drop_dir)]
     for recipient in recipients:

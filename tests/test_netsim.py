@@ -570,3 +570,9 @@ def test_usage_errors_exit_2_without_serving(tmp_path):
     out = subprocess.run([sys.executable, "-m", "netsim", "--token", "t", "--faults", "error=7"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "error" in out.stderr and out.stdout == ""
+
+
+def test_a_token_that_starts_with_a_dash_is_still_a_token():
+    # secrets.token_urlsafe() gives such tokens: the command line must not read one as an option.
+    with start_netsim(token="-Xy_dash-first") as sim:
+        assert sim.stats()["executions"] == 0
