@@ -14,6 +14,7 @@ import ray
 
 from actors import metrics
 from actors.clients import call
+from actors.heartbeat import poll_until, send_heartbeat
 from actors.names import DaemonSpec
 from engine import telemetry
 from engine.config import Config
@@ -103,23 +104,16 @@ class LoadDaemonActor:
         return metrics.snapshot()
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_now()
-            except Exception as exc:  # keep polling: the Store may be restarting
-                log.warning("%s poll failed: %s", self._spec.actor_name, exc)
-                self._core.last_error = str(exc)
-            self._stop.wait(self._poll_seconds)
+        poll_until(self._stop, self._poll_seconds, self.poll_now, self._poll_failed)
+
+    def _poll_failed(self, exc: Exception) -> None:
+        log.warning("%s poll failed: %s", self._spec.actor_name, exc)
+        self._core.last_error = str(exc)
 
     def _set_state(self, state: str) -> None:
         self._state = state
         self._heartbeat(polled=False)
 
     def _heartbeat(self, *, polled: bool) -> None:
-        s = self._spec
-        try:
-            ray.get(self._store.daemon_heartbeat.remote(
-                name=s.actor_name, daemon_type=s.daemon_type, category=s.category, activity=s.activity,
-                state=self._state, polled=polled, last_error=self._core.last_error))
-        except ray.exceptions.RayError as exc:
-            log.warning("%s: heartbeat failed: %s", s.actor_name, exc)
+        send_heartbeat(self._store, self._spec.identity, state=self._state, polled=polled,
+                       last_error=self._core.last_error)

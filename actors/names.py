@@ -16,6 +16,12 @@ class DaemonSpec:
     def actor_name(self) -> str:
         return f"{self.daemon_type}/{self.category}/{self.activity.replace(' ', '')}"
 
+    @property
+    def identity(self) -> dict[str, str]:
+        """How the daemon is named in its ``daemons`` row (the heartbeat's identifying columns)."""
+        return {"name": self.actor_name, "daemon_type": self.daemon_type, "category": self.category,
+                "activity": self.activity}
+
 
 DAEMONS: tuple[DaemonSpec, ...] = (
     DaemonSpec("load_provisioning", "Load", "Provisioning", "From Generic Format"),

@@ -16,6 +16,7 @@ import ray
 
 from actors import metrics
 from actors.clients import call
+from actors.heartbeat import poll_until, send_heartbeat
 from engine.config import Config
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,11 @@ class ProbesActor:
         return self._state
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_due()
-            except Exception as exc:  # the Store may be restarting: try again next tick
-                self._last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("Probes: run failed: %s", self._last_error)
-            self._stop.wait(self._tick)
+        poll_until(self._stop, self._tick, self.run_due, self._run_failed)
+
+    def _run_failed(self, exc: Exception) -> None:  # the Store may be restarting: try again next tick
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("Probes: run failed: %s", self._last_error)
 
     def run_due(self) -> list[dict]:
         runs = call(self._store.run_probes.remote(self._config), timeout=600)
@@ -68,11 +67,7 @@ class ProbesActor:
         return runs
 
     def _heartbeat(self, *, polled: bool) -> None:
-        try:
-            call(self._store.daemon_heartbeat.remote(**HEARTBEAT, state=self._state, polled=polled,
-                                                     last_error=self._last_error))
-        except Exception as exc:
-            log.warning("Probes: heartbeat failed: %s", exc)
+        send_heartbeat(self._store, HEARTBEAT, state=self._state, polled=polled, last_error=self._last_error)
 
     def stop(self) -> str:
         self._stop.set()

@@ -16,6 +16,7 @@ import threading
 import ray
 
 from actors.clients import StoreClient, call, is_ready
+from actors.heartbeat import poll_until, send_heartbeat
 from engine.config import Config
 from engine.schedule import Scheduler, SlotRun, schedules_from_config
 
@@ -86,18 +87,12 @@ class SchedulerActor:
         return os.getpid()
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick_now()
-            except Exception as exc:  # keep ticking: the Store may be restarting
-                log.warning("Scheduler tick failed: %s", exc)
-                self._last_error = f"{type(exc).__name__}: {exc}"
-                self._heartbeat(polled=False)
-            self._stop.wait(self._tick_seconds)
+        poll_until(self._stop, self._tick_seconds, self.tick_now, self._tick_failed)
+
+    def _tick_failed(self, exc: Exception) -> None:  # keep ticking: the Store may be restarting
+        log.warning("Scheduler tick failed: %s", exc)
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        self._heartbeat(polled=False)
 
     def _heartbeat(self, *, polled: bool) -> None:
-        try:
-            call(self._store.daemon_heartbeat.remote(**HEARTBEAT, state=self._state, polled=polled,
-                                                     last_error=self._last_error))
-        except Exception as exc:
-            log.warning("Scheduler: heartbeat failed: %s", exc)
+        send_heartbeat(self._store, HEARTBEAT, state=self._state, polled=polled, last_error=self._last_error)
