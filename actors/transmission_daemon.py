@@ -28,6 +28,7 @@ from engine import telemetry
 from engine.config import Config, EndpointConfig
 from engine.errors import StoreBusy
 from engine.transmission.adaptor import Adaptor
+from engine.transmission.sender import new_event_loop
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class TransmissionDaemonActor:
         # stop() waits this long for the drain: calls in flight (bounded by drain_seconds),
         # then the last flush and release (two Store calls)
         self._drain_wait = self._adaptor.drain_seconds + 30.0
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()
         self._task = self._loop.create_task(self._adaptor.run())  # runs once the thread starts the loop
         self._state = "RUNNING"
         self._last_error: str | None = None

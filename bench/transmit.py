@@ -58,12 +58,19 @@ from engine.config import Config, DaemonConfig, EndpointConfig, Secret  # noqa: 
 from engine.store import connect  # noqa: E402
 from engine.transmission.adaptor import Adaptor  # noqa: E402
 from engine.transmission.commands import COMMANDS, OCS  # noqa: E402
+from engine.transmission.sender import new_event_loop  # noqa: E402
 from engine.transmission.local import LocalQueue  # noqa: E402
 from engine.transmission.model import RequestRow  # noqa: E402
 from engine.transmission.sender import HttpSender  # noqa: E402
 from engine.transmission.testing import Seeded, seed_connections  # noqa: E402
 from netsim.testing import start_netsim  # noqa: E402
 
+
+
+def _run(coro):
+    """On the event loop the adaptor actor uses (uvloop where installed)."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(coro)
 
 def load_chains(con, subscription_ids: list[str]) -> list[list[RequestRow]]:
     """The subscriptions' requests in sequence order, read once (outside the timing)."""
@@ -227,11 +234,11 @@ def run(subscriptions: int, in_flight: int, rounds: int, without_status_index: b
                                       max_connections=in_flight) as sender:
                     return await bare_client(sender, chains, in_flight)
 
-            sent, failed = bare.measure(bare_sim.pid, lambda: asyncio.run(bare_slice()))
+            sent, failed = bare.measure(bare_sim.pid, lambda: _run(bare_slice()))
             if failed or sent != seeded.requests:
                 raise SystemExit(f"bare client: {failed} of {sent} calls failed (expected {seeded.requests})")
             adaptor = Adaptor(LocalQueue(con), endpoint, target=OCS, worker=f"bench-{k}")
-            for name, n in engine.measure(engine_sim.pid, lambda: asyncio.run(adaptor.run(until_idle=True))).items():
+            for name, n in engine.measure(engine_sim.pid, lambda: _run(adaptor.run(until_idle=True))).items():
                 stats[name] = stats.get(name, 0) + n
             if ray_path is not None:
                 if ray_path.seed(count, k * per_round + 1).requests != seeded.requests:

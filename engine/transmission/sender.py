@@ -1,4 +1,4 @@
-"""The one HTTP sender of network commands (aiohttp), shared by the adaptors and the benchmark.
+"""The one HTTP sender of network commands, shared by the adaptors and the benchmark.
 
 Every call carries ``Authorization: Bearer``, ``Idempotency-Key`` and, when given, a W3C
 ``traceparent``; the body is sent as the exact bytes it was built with. A call that gets no
@@ -12,10 +12,20 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import aiohttp
-
 from engine.errors import NetworkTransientError
+from engine.transmission.http1 import Client, ConnectionLost
 from engine.transmission.model import HttpCall
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop: its transports and loop run in C, and the loop is a large share of
+    an adaptor's CPU per command (see bench/transmit.py). The standard loop where uvloop has no
+    build (it is a dependency on Linux and macOS only)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 class NetworkTimeout(NetworkTransientError):
@@ -38,7 +48,8 @@ class Reply:
 
 
 class HttpSender:
-    """An aiohttp session for one endpoint; use ``async with`` or call :meth:`close`.
+    """Keep-alive HTTP/1.1 connections to one endpoint (:mod:`engine.transmission.http1`); use
+    ``async with`` or call :meth:`close`.
 
     ``max_connections`` bounds the pool (the adaptor bounds calls in flight itself).
     """
@@ -48,42 +59,37 @@ class HttpSender:
         if not base_url:
             raise ValueError("the endpoint has no url")
         self.base_url = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._token = token
         self._timeout_seconds = timeout_seconds
         self._max_connections = max(1, max_connections)
-        self._session: aiohttp.ClientSession | None = None
+        self._client: Client | None = None
 
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections,
-                                             ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
-                                                  skip_auto_headers=("User-Agent",))
-        return self._session
+    def _open(self) -> Client:
+        if self._client is None:  # on the running loop: the pool's semaphore belongs to it
+            self._client = Client(self.base_url, max_connections=self._max_connections,
+                                  default_headers={"Authorization": f"Bearer {self._token}",
+                                                   "Content-Type": "application/json"})
+        return self._client
 
     async def send(self, call: HttpCall, key: str, traceparent: str | None = None) -> Reply:
         """Send ``call`` under Idempotency-Key ``key``; NetworkTransientError if no answer came."""
-        headers = dict(self._headers)
-        headers["Idempotency-Key"] = key
+        headers = {"Idempotency-Key": key}
         if traceparent:
             headers["traceparent"] = traceparent
-        session = self._open()
         try:
-            async with session.request(call.method, self.base_url + call.path, data=call.body,
-                                       headers=headers) as resp:
-                body = await resp.read()
-                return Reply(resp.status, body, resp.headers.get("Idempotent-Replayed") == "true")
+            answer = await self._open().request(call.method, call.path, call.body, headers,
+                                                timeout=self._timeout_seconds)
         except asyncio.TimeoutError:
             raise NetworkTimeout(f"no answer within {self._timeout_seconds:g}s to {call.method} {call.path}") from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as exc:
+        except (ConnectionLost, ConnectionError) as exc:
             raise NetworkConnectionError(
                 f"{type(exc).__name__} on {call.method} {call.path}: {exc or 'connection lost'}") from None
+        return Reply(answer.status, answer.body, answer.headers.get("idempotent-replayed") == "true")
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        if self._client is not None:
+            await self._client.close()
+        self._client = None
 
     async def __aenter__(self) -> "HttpSender":
         self._open()
