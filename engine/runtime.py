@@ -101,7 +101,7 @@ def start_local_head(config: Config) -> RayRun:
             if time.monotonic() > deadline:
                 proc.terminate()
                 raise EngineNotRunning(f"the local Ray head did not come up in 90 s: {exc}; see {log}") from None
-            time.sleep(1.0)
+            time.sleep(0.25)
     address = ray.get_runtime_context().gcs_address
     return RayRun(address, f"http://{config.ray.dashboard_host}:{dash_port}", owned=True, head_pid=proc.pid)
 
@@ -119,12 +119,12 @@ def ensure_auth_token() -> None:
                        capture_output=True, check=False)  # output is the token: never shown
 
 
-def stop_local_head(run: RayRun, timeout: float = 10.0) -> None:
+def stop_local_head(run: RayRun, timeout: float = 2.0) -> None:
     """Stop the head that `up` started (its whole process group).
 
-    By now the engine is drained (nothing of ours is left to save); Ray's own processes stop
-    one after another with a grace period each (~40 s in all), so after ``timeout`` the rest of
-    the group is killed.
+    By now the engine is drained and the Store has closed the database: nothing of ours is left
+    to save. Ray's own processes take their time over SIGTERM (the raylet alone ~10 s here, ~40 s
+    for the whole group), so after ``timeout`` the rest of the group is killed.
     """
     if ray.is_initialized():
         ray.shutdown()
@@ -138,7 +138,7 @@ def stop_local_head(run: RayRun, timeout: float = 10.0) -> None:
     while time.monotonic() < deadline:
         if not _group_alive(run.head_pid):
             return
-        time.sleep(0.5)
+        time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(run.head_pid, signal.SIGKILL)
 
