@@ -1,19 +1,21 @@
-"""The load coordinator: runs a file's shards as Ray tasks on any node, the Store commits.
+"""The load coordinator: runs a file's shards as Ray tasks, the Store commits.
 
 The plain pipeline (engine.loading.pipeline) decides everything; this module only supplies a
 runner that fans shards out as Ray tasks with bounded in-flight work (memory stays flat
-whatever the file size) and a facade that sends the Store calls to the Store actor.
+whatever the file size) and a facade that sends the Store calls to the Store actor. The shards
+run on the coordinator's node, or across the cluster when every node sees the home (placement).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import ray
 
 from actors.clients import call
+from actors.placement import shard_strategy, this_node
 from engine import age, telemetry
 from engine.config import Config
 from engine.loading.pipeline import LoadSettings, load_file, traced_shard
@@ -43,10 +45,12 @@ def warm_up() -> int:
 
 
 class RayShardRunner:
-    def __init__(self, store, max_in_flight: int, tracing: telemetry.Settings | None = None):
+    def __init__(self, store, max_in_flight: int, tracing: telemetry.Settings | None = None,
+                 strategy: Any = "SPREAD"):
         self.store = store
         self.max_in_flight = max(1, max_in_flight)
         self.tracing = tracing
+        self.strategy = strategy  # actors/placement.py shard_strategy
         self.nodes: set[str] = set()
 
     def run(self, plan, specs: Sequence[ShardSpec], batch_id: int, on_done) -> None:
@@ -57,7 +61,7 @@ class RayShardRunner:
             while pending and len(in_flight) < self.max_in_flight:
                 spec = pending.pop(0)
                 in_flight.append(
-                    shard_task.options(scheduling_strategy="SPREAD").remote(
+                    shard_task.options(scheduling_strategy=self.strategy).remote(
                         plan, spec, batch_id, self.store, self.tracing, traceparent)
                 )
             done, in_flight = ray.wait(in_flight, num_returns=1)
@@ -88,6 +92,17 @@ class StoreSink:
             pass  # a dead Store has already dropped the open transaction
 
 
+def _cpus(cluster_wide: bool) -> float:
+    """CPUs the shards may use: the cluster's, or this node's when they are pinned to it."""
+    if cluster_wide:
+        return ray.cluster_resources().get("CPU", 1)
+    node = this_node()
+    for n in ray.nodes():
+        if n.get("NodeID") == node:
+            return n.get("Resources", {}).get("CPU", 1)
+    return 1
+
+
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
 class LoadCoordinator:
     """Runs in its own worker process; one load per calling daemon at a time."""
@@ -99,13 +114,15 @@ class LoadCoordinator:
         self._tracing = telemetry.Settings.from_config(config)
         telemetry.configure(self._tracing, component="coordinator")
         self._last_runner: RayShardRunner | None = None
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        self._warm = [warm_up.options(scheduling_strategy="SPREAD").remote() for _ in range(max(1, cpus))]
+        self._shards = shard_strategy(config.ray.home_shared)
+        cpus = int(_cpus(config.ray.home_shared))
+        self._warm = [warm_up.options(scheduling_strategy=self._shards).remote() for _ in range(max(1, cpus))]
 
     def load(self, path: str, daemon: str, trace_id: str | None = None, traceparent: str | None = None):
         cfg = self._config
-        workers = cfg.load.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        runner = RayShardRunner(self._store, max_in_flight=workers + 1, tracing=self._tracing)
+        workers = cfg.load.workers or max(1, int(_cpus(cfg.ray.home_shared)))
+        runner = RayShardRunner(self._store, max_in_flight=workers + 1, tracing=self._tracing,
+                                strategy=self._shards)
         # Its node set is complete once every shard is in, before the commit makes the batch
         # visible: a caller that sees the batch also sees where its shards ran.
         self._last_runner = runner

@@ -15,6 +15,7 @@ from actors.clients import StoreClient, actor, call
 from actors.coordinator import LoadCoordinator
 from actors.extract_daemon import ExtractDaemonActor
 from actors.load_daemon import LoadDaemonActor
+from actors.placement import pinned, this_node
 from actors.store import StoreActor
 from actors.scheduler import SchedulerActor
 from actors.transmission_daemon import TransmissionDaemonActor
@@ -40,48 +41,51 @@ class EngineHandles:
         return StoreClient(self.store)
 
 
-def _opts(name: str, config: Config) -> dict:
-    return dict(name=name, namespace=config.ray.namespace, lifetime="detached", get_if_exists=True)
+def _opts(name: str, config: Config, node: str) -> dict:
+    return dict(name=name, namespace=config.ray.namespace, lifetime="detached", get_if_exists=True,
+                scheduling_strategy=pinned(node))
 
 
-def start_engine(config: Config, *, autostart_daemons: bool = True) -> EngineHandles:
-    """Create (or find) the Store, the load coordinator and every enabled daemon."""
-    store = StoreActor.options(**_opts(names.STORE, config)).remote(str(config.db_path),
+def start_engine(config: Config, *, autostart_daemons: bool = True, home_node: str | None = None) -> EngineHandles:
+    """Create (or find) the Store, the load coordinator and every enabled daemon, all on
+    ``home_node`` (default: this process's node), the machine whose disk holds the home."""
+    node = home_node or this_node()
+    store = StoreActor.options(**_opts(names.STORE, config, node)).remote(str(config.db_path),
                                                                    telemetry.Settings.from_config(config))
     call(store.pid.remote())  # wait until the database is open and migrated
-    coordinator = LoadCoordinator.options(**_opts(names.COORDINATOR, config)).remote(config, store)
+    coordinator = LoadCoordinator.options(**_opts(names.COORDINATOR, config, node)).remote(config, store)
     handles = EngineHandles(store, coordinator)
     for config_name in LOAD_DAEMONS:
         if not config.daemons.get(config_name).enabled:
             continue
         spec = names.daemon(config_name)
-        handles.daemons[config_name] = LoadDaemonActor.options(**_opts(spec.actor_name, config)).remote(
+        handles.daemons[config_name] = LoadDaemonActor.options(**_opts(spec.actor_name, config, node)).remote(
             spec, config, store, coordinator, autostart_daemons
         )
     ocs = names.daemon("ocs_adaptor")
     if config.daemons.ocs_adaptor.enabled and config.network.ocs.url:
-        handles.daemons["ocs_adaptor"] = TransmissionDaemonActor.options(**_opts(ocs.actor_name, config)).remote(
+        handles.daemons["ocs_adaptor"] = TransmissionDaemonActor.options(**_opts(ocs.actor_name, config, node)).remote(
             ocs, config, store, "OCS", config.network.ocs)
     # The Openet Bill Cycle adaptor: the same daemon over the same queue, for target OPENET.
     openet = names.daemon("openet_adaptor")
     if config.daemons.openet_adaptor.enabled and config.network.openet.url:
         handles.daemons["openet_adaptor"] = TransmissionDaemonActor.options(
-            **_opts(openet.actor_name, config)).remote(openet, config, store, "OPENET", config.network.openet)
+            **_opts(openet.actor_name, config, node)).remote(openet, config, store, "OPENET", config.network.openet)
     for config_name in EXTRACT_DAEMONS:
         if config.daemons.get(config_name).enabled:
             spec = names.daemon(config_name)
-            handles.daemons[config_name] = ExtractDaemonActor.options(**_opts(spec.actor_name, config)).remote(
+            handles.daemons[config_name] = ExtractDaemonActor.options(**_opts(spec.actor_name, config, node)).remote(
                 spec, config, store, autostart_daemons)
     for handle in handles.daemons.values():
         call(handle.state.remote())
     if config.scheduler.enabled:
-        handles.scheduler = SchedulerActor.options(**_opts(names.SCHEDULER, config)).remote(
+        handles.scheduler = SchedulerActor.options(**_opts(names.SCHEDULER, config, node)).remote(
             config, store, autostart_daemons)
         call(handles.scheduler.state.remote())
     if any(p.enabled for p in config.probes.values()):
         from actors.probes import ProbesActor
 
-        handles.probes = ProbesActor.options(**_opts(names.PROBES, config)).remote(config, store, autostart_daemons)
+        handles.probes = ProbesActor.options(**_opts(names.PROBES, config, node)).remote(config, store, autostart_daemons)
         call(handles.probes.state.remote())
     return handles
 

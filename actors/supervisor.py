@@ -37,6 +37,7 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutErro
 
 from actors import names
 from actors.clients import call
+from actors.placement import pinned, this_node
 from engine.config import Config
 from engine.errors import EngineError, EngineNotRunning, StoreBusy, TransientError
 
@@ -79,8 +80,9 @@ class Supervisor:
     """Runs in its own worker process; the watch loop is a thread of that process."""
 
     def __init__(self, config: Config, autostart_daemons: bool = True, interval: float = 2.0,
-                 ping_timeout: float = 10.0, grace_rounds: int = 3):
+                 ping_timeout: float = 10.0, grace_rounds: int = 3, home_node: str | None = None):
         self._config = config
+        self._home_node = home_node  # where the engine's actors go (actors/placement.py)
         self._autostart = autostart_daemons
         self._interval = interval
         self._ping_timeout = ping_timeout
@@ -124,7 +126,7 @@ class Supervisor:
 
         while not self._stop.is_set() and self._handles is None:
             try:
-                self._handles = start_engine(self._config, autostart_daemons=self._autostart)
+                self._handles = start_engine(self._config, autostart_daemons=self._autostart, home_node=self._home_node)
             except EngineError as exc:
                 self._start_error = exc
             except RayError as exc:  # an actor died while starting: try again next round
@@ -160,7 +162,7 @@ class Supervisor:
             self._note(role, handle, status, record, error)
         if dead and not self._stop.is_set():
             # Names of dead actors are free again: start_engine creates exactly those anew.
-            self._handles = start_engine(self._config, autostart_daemons=self._autostart)
+            self._handles = start_engine(self._config, autostart_daemons=self._autostart, home_node=self._home_node)
 
     def _note(self, role: str, handle: ActorHandle, status: str, record: dict, error: str | None) -> None:
         with self._lock:
@@ -235,9 +237,13 @@ def _first_line(exc: BaseException) -> str:
 
 def start_supervisor(config: Config, *, autostart_daemons: bool = True, timeout: float = 300.0,
                      interval: float = 2.0) -> list[dict[str, Any]]:
-    """Create (or find) the Supervisor and wait until it has the engine up; return its report."""
+    """Create (or find) the Supervisor and wait until it has the engine up; return its report.
+
+    The Supervisor and every engine actor go on this process's node: the one with the home."""
+    node = this_node()
     sup = Supervisor.options(name=NAME, namespace=config.ray.namespace, lifetime="detached",
-                             get_if_exists=True).remote(config, autostart_daemons, interval)
+                             get_if_exists=True, scheduling_strategy=pinned(node)).remote(
+        config, autostart_daemons, interval, home_node=node)
     deadline = time.monotonic() + timeout
     while True:
         try:

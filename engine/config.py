@@ -49,6 +49,7 @@ class RayConfig:
     dashboard_host: str = "127.0.0.1"  # where a local head serves the dashboard
     dashboard_port: int = 8265  # dashboard port of a local head
     num_cpus: int = 0  # 0: all cores of this machine (local Ray only)
+    home_shared: bool = False  # true: every node mounts the home at the same path (load shards then spread over the nodes)
 
 
 @dataclass(frozen=True)
@@ -632,6 +633,7 @@ address = ""            # empty: start and own a local Ray; else e.g. "ray://hea
 namespace = "cmp"
 dashboard_host = "127.0.0.1"
 dashboard_port = 8265
+home_shared = false     # true when every node mounts this home at the same path (NFS): load shards spread
 
 [network.ocs]
 url = ""                # e.g. "http://127.0.0.1:8700" (netsim) or the OCS's TMF API base

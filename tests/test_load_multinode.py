@@ -10,6 +10,7 @@ from ray.cluster_utils import Cluster
 
 from actors.clients import call
 from actors.engine import start_engine, stop_engine
+from actors.supervisor import actor_record
 from tests.test_load_ray import drop, make_home, order_file, wait_for_batches
 
 pytestmark = pytest.mark.ray
@@ -27,9 +28,14 @@ def cluster():
 
 
 def test_shards_run_on_several_nodes(cluster, tmp_path):
-    config = make_home(tmp_path, CMP_LOAD__SHARD_BYTES="128KiB")
+    # The home is shared here (every node of a ray.cluster_utils cluster is this machine), so
+    # the shards may spread; the engine's actors stay on the node that started them.
+    config = make_home(tmp_path, CMP_LOAD__SHARD_BYTES="128KiB", CMP_RAY__HOME_SHARED="true")
     handles = start_engine(config)
     try:
+        head = cluster[0].head_node.node_id
+        for handle in (handles.store, handles.coordinator, *handles.daemons.values()):
+            assert actor_record(handle)["node_id"] == head  # pinned to the home's node (0 CPUs)
         data = order_file(config, 6000, seed=11, identifier="multi-1")
         drop(config, "multi.jsonl.age", data)
         [batch] = wait_for_batches(handles.store_client, 1, timeout=180)
