@@ -228,6 +228,32 @@ def test_too_many_errors_rejects_the_whole_file(store, tmp_path):
     assert counts(store) == NOTHING
 
 
+def test_a_copy_committed_while_a_load_ran_is_refused_as_a_duplicate(store, tmp_path):
+    """A daemon killed mid-load is restarted and loads its file again while the coordinator
+    finishes the first load. The second must be refused as the duplicate file it is (which the
+    daemon then archives as its own leftover), not quarantined for "100% of records invalid"."""
+    data = encrypt_bytes(order_plaintext(200, identifier="crm-race"))
+    other = {}
+
+    class CopyCommitsFirst:
+        """The Store, except that the other load runs to its commit before this one's first shard."""
+
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def add_shard(self, batch_id, result):
+            if not other:
+                other["result"] = load(write(tmp_path, "first.jsonl.age", data), store, tmp_path)
+            return store.add_shard(batch_id, result)
+
+    sink = CopyCommitsFirst()
+    with pytest.raises(DuplicateFile, match="the same file was loaded before as batch"):
+        load_file(write(tmp_path, "again.jsonl.age", data), settings=settings(tmp_path), identities=[IDENT],
+                  sink=sink, runner=InlineRunner(sink))
+    assert other["result"].valid == 200
+    assert counts(store)["batches"] == 1 and counts(store)["batch_errors"] == 0
+
+
 def test_duplicate_order_refs_across_shards_and_files(store, tmp_path):
     plain = order_plaintext(2000, seed=3).split(b"\n")
     dup_of_line_2 = plain[1]

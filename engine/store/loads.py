@@ -175,6 +175,12 @@ class LoadTransactions:
                         field="recordCount",
                         hint="the file is incomplete or its header is wrong; ask the sender to re-send it",
                     )
+                # Before the error count: a copy of this file committed while this load ran (a
+                # restarted daemon reloading what its predecessor's coordinator call finished)
+                # has every key "duplicate" and must be refused as the duplicate file it is.
+                dup = find_committed(cur, meta.sha256, meta.interface_type, meta.identifier)
+                if dup:
+                    raise duplicate_error(meta, dup)
                 self._renumber_lines(cur, load, shard_count)
                 errors = load.errors + self._reject_duplicate_keys(cur, load)
                 valid = load.records - errors
@@ -185,9 +191,6 @@ class LoadTransactions:
                         file=meta.name,
                         hint="fix the file at its source and send it again; `cmpctl validate` lists every bad record",
                     )
-                dup = find_committed(cur, meta.sha256, meta.interface_type, meta.identifier)
-                if dup:
-                    raise duplicate_error(meta, dup)
                 file_id = cur.execute("SELECT nextval('seq_file')").fetchone()[0]
                 try:
                     self._write_batch_rows(cur, load, file_id, valid, errors, triggers, trace_id)
