@@ -144,6 +144,28 @@ def test_sql_probe_refuses_anything_but_one_select(con, tmp_path, clock):
     assert con.execute("SELECT count(*) FROM probes").fetchone() == (2,)  # nothing was deleted or dropped
 
 
+@pytest.mark.parametrize("query, said", [
+    ("SELECT count(*) FROM read_csv('/etc/passwd')", "read_csv() reads outside the database"),
+    ("SELECT count(*) FROM '/etc/passwd'", "'/etc/passwd' is a file"),
+    ("SELECT count(*) FROM 'secrets.parquet'", "'secrets.parquet' is a file"),
+    ("WITH f AS (SELECT * FROM glob('/root/*')) SELECT count(*) FROM f", "glob() reads outside"),
+    ("SELECT (SELECT count(*) FROM read_text('/etc/hosts')) + 0", "read_text() reads outside"),
+    ("SELECT length(getenv('HOME'))", "may not call getenv()"),
+])
+def test_sql_probe_reads_nothing_but_the_database(con, tmp_path, clock, query, said):
+    r = runner(con, tmp_path, clock, peek=ProbeConfig(type="SQL", query=query, severe=0, recipients=("log:",)))
+    run = r.run("peek")
+    assert run.outcome == "probe failed" and said in run.error
+
+
+def test_sql_probe_may_use_ctes_subqueries_and_row_generators(con, tmp_path, clock):
+    query = ("WITH p AS (SELECT name FROM probes) SELECT count(*) + (SELECT count(*) FROM range(3)) "
+             "FROM p WHERE name IN (SELECT name FROM probes)")
+    r = runner(con, tmp_path, clock, mine=ProbeConfig(type="SQL", query=query, severe=100, recipients=("log:",)))
+    run = r.run("mine")
+    assert run.outcome == "success" and run.results[0]["value"] == 3.0 + con.execute("SELECT count(*) FROM probes").fetchone()[0]
+
+
 def add_slot(con, at: datetime, status: str, schedule: str = "provisioning") -> None:
     con.execute("INSERT INTO schedule_slots (schedule, slot_at, status) VALUES (?, ?, ?)", [schedule, at, status])
 
