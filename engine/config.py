@@ -117,6 +117,7 @@ class TelemetryConfig:
     otlp_endpoint: str = ""  # otlp: e.g. "http://collector:4318" (http/protobuf) or "collector:4317" (grpc)
     otlp_protocol: str = "http/protobuf"  # http/protobuf | grpc
     service_name: str = "cmp-provisioning"  # service.name of every span
+    retention_days: int = 14  # file: span files older than this many days are deleted (0: keep all)
 
 
 @dataclass(frozen=True)
@@ -654,6 +655,7 @@ exporter = "file"       # file (traces/*.jsonl) | otlp | console | none
 otlp_endpoint = ""      # otlp: e.g. "http://collector:4318" (http/protobuf) or "collector:4317" (grpc)
 otlp_protocol = "http/protobuf"
 service_name = "cmp-provisioning"
+retention_days = 14     # file: traces/spans-<day>-<pid>.jsonl older than this are deleted (0: keep all)
 
 # Partners reached by file (requests with target FILE:<name>): the Extract daemons write their
 # requests as encrypted generic files into outbound/<daemon>/, plus a CSV conversion.

@@ -120,6 +120,32 @@ def test_file_exporter_writes_one_line_per_span_and_the_tree_renders(config):
     assert "ERROR ValueError: disk full" in text and re.search(r"shard 1\s+\d+\.\d ms", text)
 
 
+def test_span_files_older_than_the_retention_are_deleted_when_a_day_starts(tmp_path):
+    from datetime import date, datetime, timezone
+
+    from engine.telemetry.jsonl import JsonLinesSpanExporter, prune
+
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    today = datetime.now(timezone.utc).date()
+    names = {days: f"spans-{date.fromordinal(today.toordinal() - days).isoformat()}-{100 + days}.jsonl"
+             for days in (0, 13, 14, 15, 40)}
+    for name in names.values():
+        (traces / name).write_text("{}\n")
+    (traces / "notes.jsonl").write_text("not a span file\n")
+
+    exporter = JsonLinesSpanExporter(traces, retention_days=14)
+    exporter._file()  # the first span of the day opens today's file
+    exporter.shutdown()
+    left = sorted(p.name for p in traces.iterdir())
+    assert names[15] not in left and names[40] not in left
+    assert {names[0], names[13], names[14], "notes.jsonl"} <= set(left)
+    assert prune(traces, 0, today) == []  # 0 keeps everything
+    assert sorted(p.name for p in prune(traces, 1, today)) == sorted([names[13], names[14]])
+    assert sorted(p.name for p in traces.iterdir()) == sorted([names[0], f"spans-{today}-{os.getpid()}.jsonl",
+                                                              "notes.jsonl"])
+
+
 def test_off_costs_nothing_and_yields_no_trace():
     telemetry.configure(telemetry.Settings(exporter="none"))
     assert not telemetry.enabled()

@@ -38,11 +38,13 @@ class Settings:
     otlp_endpoint: str = ""
     otlp_protocol: str = "http/protobuf"
     service_name: str = "cmp-provisioning"
+    retention_days: int = 14
 
     @classmethod
     def from_config(cls, config) -> "Settings":
         t = config.telemetry
-        return cls(t.exporter, str(config.traces_dir), t.otlp_endpoint, t.otlp_protocol, t.service_name)
+        return cls(t.exporter, str(config.traces_dir), t.otlp_endpoint, t.otlp_protocol, t.service_name,
+                   t.retention_days)
 
 
 class _NoSpan:
@@ -95,7 +97,7 @@ def _processor(settings: Settings):
         if not settings.traces_dir:
             raise ConfigError("telemetry.exporter = file needs the home's traces/ folder")
         # Synchronous: a line per span as it ends, so a killed actor loses nothing it ended.
-        return SimpleSpanProcessor(JsonLinesSpanExporter(settings.traces_dir))
+        return SimpleSpanProcessor(JsonLinesSpanExporter(settings.traces_dir, retention_days=settings.retention_days))
     if settings.exporter == "console":
         return SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr))  # stdout is for --json
     if settings.exporter == "otlp":

@@ -2,15 +2,18 @@
 
 Every process (CLI, Store, coordinator, Ray workers) appends to a file of its own
 (``spans-<date>-<pid>.jsonl``), so processes never interleave partial lines; readers glob them.
+A process starting a day's file deletes the files of every process older than
+``retention_days`` (a nightly engine would otherwise fill the disk with traces).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -47,9 +50,32 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
     }
 
 
+_SPAN_FILE = re.compile(r"^spans-(\d{4}-\d{2}-\d{2})-\d+\.jsonl$")
+
+
+def prune(directory: Path, retention_days: int, today: date) -> list[Path]:
+    """Delete the span files dated more than ``retention_days`` before ``today``; return them."""
+    if retention_days <= 0 or not directory.is_dir():
+        return []
+    oldest = today - timedelta(days=retention_days)
+    gone = []
+    for path in directory.iterdir():
+        m = _SPAN_FILE.match(path.name)
+        if m and date.fromisoformat(m.group(1)) < oldest:
+            try:
+                path.unlink()
+            except FileNotFoundError:  # another process pruned it first
+                continue
+            except OSError:
+                continue  # not ours to delete (permissions): leave it
+            gone.append(path)
+    return gone
+
+
 class JsonLinesSpanExporter(SpanExporter):
-    def __init__(self, directory: Path | str):
+    def __init__(self, directory: Path | str, *, retention_days: int = 14):
         self.directory = Path(directory)
+        self.retention_days = retention_days
         self._lock = threading.Lock()
         self._fh = None
         self._day = -1
@@ -60,7 +86,9 @@ class JsonLinesSpanExporter(SpanExporter):
             if self._fh is not None:
                 self._fh.close()
             self.directory.mkdir(parents=True, exist_ok=True)
-            name = f"spans-{datetime.now(timezone.utc):%Y-%m-%d}-{os.getpid()}.jsonl"
+            now = datetime.now(timezone.utc)
+            prune(self.directory, self.retention_days, now.date())
+            name = f"spans-{now:%Y-%m-%d}-{os.getpid()}.jsonl"
             self._fh = open(self.directory / name, "a", encoding="utf-8")
             self._day = day
         return self._fh
@@ -107,4 +135,4 @@ def _records(directory: Path, trace_id: str) -> Iterator[dict[str, Any]]:
                         continue  # a line cut short by a killed process
 
 
-__all__ = ["JsonLinesSpanExporter", "read_spans", "span_record"]
+__all__ = ["JsonLinesSpanExporter", "prune", "read_spans", "span_record"]
