@@ -14,7 +14,7 @@ import threading
 import ray
 
 from actors.clients import StoreClient
-from actors.heartbeat import poll_until, send_heartbeat
+from actors.heartbeat import PollLoop, send_heartbeat
 from actors.names import DaemonSpec
 from engine.config import Config
 from engine.errors import ConfigError, EngineError
@@ -32,8 +32,7 @@ class ExtractDaemonActor:
         self._spec = spec
         self._store = store
         self._poll_seconds = config.daemons.get(spec.config_name).poll_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PollLoop(spec.actor_name, self._poll_seconds, self.poll_now, self._poll_failed)
         self._lock = threading.Lock()  # one poll at a time (timer or poll_now)
         self._state = "STOPPED"
         self._config_error: str | None = None
@@ -58,19 +57,14 @@ class ExtractDaemonActor:
             self.start()
 
     def start(self) -> str:
-        if self._core is None or (self._thread and self._thread.is_alive()):
-            return self._state
-        self._stop.clear()
-        self._set_state("RUNNING")
-        self._thread = threading.Thread(target=self._loop, name=self._spec.actor_name, daemon=True)
-        self._thread.start()
+        if self._core is not None and not self._loop.running:
+            self._set_state("RUNNING")
+            self._loop.start()
         return self._state
 
     def stop(self) -> str:
         """Stop polling; a file being written is finished and sealed first."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
+        self._loop.stop()
         if self._core is not None:
             self._set_state("STOPPED")
         return self._state
@@ -89,9 +83,6 @@ class ExtractDaemonActor:
 
     def _last_error(self) -> str | None:
         return self._config_error if self._core is None else self._core.last_error
-
-    def _loop(self) -> None:
-        poll_until(self._stop, self._poll_seconds, self.poll_now, self._poll_failed)
 
     def _poll_failed(self, exc: Exception) -> None:  # keep polling: the Store may be restarting, a disk full
         log.warning("%s poll failed: %s", self._spec.actor_name, exc)

@@ -32,4 +32,34 @@ def poll_until(stop: threading.Event, every: float, poll: Callable[[], Any],
         stop.wait(every)
 
 
-__all__ = ["poll_until", "send_heartbeat"]
+class PollLoop:
+    """The poll thread of a background actor (Load, Extract, Scheduler, Probes).
+
+    ``start`` and ``stop`` are idempotent; ``stop`` waits for the poll under way to finish (a
+    file being loaded or written, a tick), at most ``timeout`` seconds when one is given."""
+
+    def __init__(self, name: str, every: float, poll: Callable[[], Any],
+                 on_error: Callable[[Exception], None]) -> None:
+        self.name, self.every, self._poll, self._on_error = name, every, poll, on_error
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=poll_until, args=(self._stop, self.every, self._poll, self._on_error),
+                                        name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+__all__ = ["PollLoop", "poll_until", "send_heartbeat"]

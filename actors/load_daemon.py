@@ -14,7 +14,7 @@ import ray
 
 from actors import metrics
 from actors.clients import call
-from actors.heartbeat import poll_until, send_heartbeat
+from actors.heartbeat import PollLoop, send_heartbeat
 from actors.names import DaemonSpec
 from engine import telemetry
 from engine.config import Config
@@ -44,27 +44,21 @@ class LoadDaemonActor:
             reject=lambda **kw: call(store.record_rejection.remote(**kw)),
             committed_file=lambda sha: call(store.committed_file.remote(sha)),
         )
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PollLoop(spec.actor_name, self._poll_seconds, self.poll_now, self._poll_failed)
         self._lock = threading.Lock()  # one poll at a time (timer or poll_now)
         self._state = "STOPPED"
         if autostart:
             self.start()
 
     def start(self) -> str:
-        if self._thread and self._thread.is_alive():
-            return self._state
-        self._stop.clear()
-        self._set_state("RUNNING")  # before the loop's first heartbeat, which repeats the state
-        self._thread = threading.Thread(target=self._loop, name=self._spec.actor_name, daemon=True)
-        self._thread.start()
+        if not self._loop.running:
+            self._set_state("RUNNING")  # before the loop's first heartbeat, which repeats the state
+            self._loop.start()
         return self._state
 
     def stop(self) -> str:
         """Stop polling; a load in progress finishes (its file is then archived or quarantined)."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join()
+        self._loop.stop()
         self._set_state("STOPPED")
         return self._state
 
@@ -102,9 +96,6 @@ class LoadDaemonActor:
     def metrics(self) -> dict[str, float]:
         """The Ray metrics this daemon recorded (records loaded and errored, files rejected)."""
         return metrics.snapshot()
-
-    def _loop(self) -> None:
-        poll_until(self._stop, self._poll_seconds, self.poll_now, self._poll_failed)
 
     def _poll_failed(self, exc: Exception) -> None:
         log.warning("%s poll failed: %s", self._spec.actor_name, exc)

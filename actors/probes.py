@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 
 import ray
 
 from actors import metrics
 from actors.clients import call
-from actors.heartbeat import poll_until, send_heartbeat
+from actors.heartbeat import PollLoop, send_heartbeat
 from engine.config import Config
 
 log = logging.getLogger(__name__)
@@ -36,23 +35,17 @@ class ProbesActor:
         self._config = config
         self._store = store
         self._tick = tick_seconds(config)
-        self._stop = threading.Event()
         self._state, self._last_error = "STOPPED", None
-        self._thread: threading.Thread | None = None
+        self._loop = PollLoop("Probes", self._tick, self.run_due, self._run_failed)
         if autostart:
             self.start()
 
     def start(self) -> str:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
+        if not self._loop.running:
             self._state = "RUNNING"
-            self._thread = threading.Thread(target=self._loop, name="probes", daemon=True)
-            self._thread.start()
+            self._loop.start()
         self._heartbeat(polled=False)
         return self._state
-
-    def _loop(self) -> None:
-        poll_until(self._stop, self._tick, self.run_due, self._run_failed)
 
     def _run_failed(self, exc: Exception) -> None:  # the Store may be restarting: try again next tick
         self._last_error = f"{type(exc).__name__}: {exc}"
@@ -70,9 +63,7 @@ class ProbesActor:
         send_heartbeat(self._store, HEARTBEAT, state=self._state, polled=polled, last_error=self._last_error)
 
     def stop(self) -> str:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
+        self._loop.stop(timeout=60)
         self._state = "STOPPED"
         self._heartbeat(polled=False)
         return self._state

@@ -16,7 +16,7 @@ import threading
 import ray
 
 from actors.clients import StoreClient, call, is_ready
-from actors.heartbeat import poll_until, send_heartbeat
+from actors.heartbeat import PollLoop, send_heartbeat
 from engine.config import Config
 from engine.schedule import Scheduler, SlotRun, schedules_from_config
 
@@ -35,9 +35,8 @@ class SchedulerActor:
         self._core = Scheduler(StoreClient(store), schedules_from_config(config), submit=self._submit)
         self._in_flight: dict[str, object] = {}  # schedule → ref of its running slot
         self._lock = threading.Lock()  # one tick at a time (loop or tick_now)
-        self._stop = threading.Event()
         self._state, self._last_error = "STOPPED", None
-        self._thread: threading.Thread | None = None
+        self._loop = PollLoop("Scheduler", self._tick_seconds, self.tick_now, self._tick_failed)
         if autostart:
             self.start()
 
@@ -61,20 +60,15 @@ class SchedulerActor:
         return {"now": report.now, "chosen": [r.slot_id for r in report.chosen], "results": report.results}
 
     def start(self) -> str:
-        if self._thread and self._thread.is_alive():
-            return self._state
-        self._stop.clear()
-        self._state = "RUNNING"
-        self._heartbeat(polled=False)
-        self._thread = threading.Thread(target=self._loop, name="Scheduler", daemon=True)
-        self._thread.start()
+        if not self._loop.running:
+            self._state = "RUNNING"
+            self._heartbeat(polled=False)
+            self._loop.start()
         return self._state
 
     def stop(self) -> str:
         """Stop ticking; runs already in the Store finish there (the ledger records them)."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=60)
+        self._loop.stop(timeout=60)
         self._state = "STOPPED"
         self._heartbeat(polled=False)
         return self._state
@@ -85,9 +79,6 @@ class SchedulerActor:
 
     def pid(self) -> int:
         return os.getpid()
-
-    def _loop(self) -> None:
-        poll_until(self._stop, self._tick_seconds, self.tick_now, self._tick_failed)
 
     def _tick_failed(self, exc: Exception) -> None:  # keep ticking: the Store may be restarting
         log.warning("Scheduler tick failed: %s", exc)
