@@ -78,7 +78,8 @@ class Adaptor:
         # waking DuckDB's threads), so big batches are what makes the bookkeeping cheap. Measured
         # in one process, 64 calls in flight, 10,000 connections: ~780 µs of CPU a command in all
         # with claims of ~400 requests and flushes of ~500, ~410-530 µs with claims of 3,000-6,000
-        # and a flush every 1-2 s (the bare HTTP client alone: ~340 µs).
+        # and a flush every 1-2 s (the bare aiohttp client alone: ~340 µs; with http1 on uvloop
+        # now ~150 µs, and the whole in-process path ~280-310 µs: README, bench/transmit.py).
         self.max_chains = max_chains or 16 * self.max_in_flight
         self._refill_at = max(1, self.max_chains // 2)  # claim when this many chains have room
         self.drain_seconds = drain_seconds if drain_seconds is not None else endpoint.timeout_seconds + 5.0
