@@ -160,8 +160,10 @@ class RayPath:
         self.store = StoreActor.remote(str(db_path))
         self.store_pid = call(self.store.pid.remote())
         base = Config()
+        # No span export, as on the in-process path (telemetry is not configured there).
         config = dataclasses.replace(base, daemons=dataclasses.replace(
-            base.daemons, ocs_adaptor=DaemonConfig(poll_seconds=poll_seconds)))
+            base.daemons, ocs_adaptor=DaemonConfig(poll_seconds=poll_seconds)),
+            telemetry=dataclasses.replace(base.telemetry, exporter="none"))
         self.daemon = TransmissionDaemonActor.remote(daemon("ocs_adaptor"), config, self.store, OCS, endpoint)
         self.daemon_pid = call(self.daemon.pid.remote())
 

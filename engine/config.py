@@ -311,7 +311,7 @@ class ExtractConfig:
 
 @dataclass(frozen=True)
 class Config:
-    home: Path = Path("~/.cmp")
+    home: Path = Path("~/.cmp").expanduser()  # load_config sets the real one; never a literal "~" folder
     ray: RayConfig = RayConfig()
     network: NetworkConfig = NetworkConfig()
     daemons: DaemonsConfig = DaemonsConfig()
