@@ -1,6 +1,6 @@
 """Benchmark: the reconciliation job's comparison path vs one DuckDB full outer join.
 
-    .venv/bin/python bench/reconcile.py [--subscriptions 10M] [--partitions P] [--nodes K]
+    .venv/bin/python bench/reconcile.py [--subscriptions 10M] [--partitions P] [--nodes K] [--no-ray]
 
 Builds, once, a synthetic engine side (one live record per subscription: allowances and spend
 caps alternately) and the OCS side of the same subscriptions with injected discrepancies (a
@@ -15,6 +15,7 @@ as Arrow tables in the job's input schemas. Then, on the same data, in one run:
    (``actors/reconcile_tasks.py``: one task of 1 CPU per partition, spread over the nodes) on
    a local Ray, or on a ``ray.cluster_utils.Cluster`` of ``--nodes`` nodes of
    ``--cpus-per-node`` CPUs each (all on this machine: it shows the spreading, not more cores).
+   ``--no-ray`` skips it (floor and P=1 only).
 
 What is timed for the job is what the job does between reading its inputs from the Store and
 writing its outcome there: partitioning, moving partitions to the tasks and back, comparing.
@@ -135,6 +136,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=0, help="run P on a ray.cluster_utils.Cluster of K nodes")
     ap.add_argument("--cpus-per-node", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3, help="runs of each path; the best is reported")
+    ap.add_argument("--no-ray", action="store_true", help="skip the scaled-out (Ray) run: floor and P=1 only")
     args = ap.parse_args()
     n = parse_count(args.subscriptions)
 
@@ -160,6 +162,7 @@ def main() -> None:
             out, secs = timed(fn)
             verify(out)
             times.append(secs)
+            del out  # (the job holds one outcome at a time: the next run does not share memory with it)
         results[name] = min(times)
         print(f"  {name:<22} {min(times):7.2f} s   (runs: {', '.join(f'{t:.2f}' for t in times)})", flush=True)
 
@@ -168,6 +171,11 @@ def main() -> None:
          lambda f: check("floor", f, {k: v for k, v in expected.items() if k != "DUPLICATE_IN_OCS"}))
     best("job P=1", lambda: reconcile(engine, ocs, 1, LocalExecutor())[0],
          lambda out: check("job P=1", counts(out), expected))
+
+    if args.no_ray:
+        floor_s, p1 = results["floor (1 FULL JOIN)"], results["job P=1"]
+        print(f"ratios: P=1 / floor = {p1 / floor_s:.2f} (target <= 2); {os.cpu_count()} CPUs on this machine")
+        return
 
     import ray
 
