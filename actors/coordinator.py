@@ -46,11 +46,12 @@ def warm_up() -> int:
 
 class RayShardRunner:
     def __init__(self, store, max_in_flight: int, tracing: telemetry.Settings | None = None,
-                 strategy: Any = "SPREAD"):
+                 strategy: Any = "SPREAD", cpus_per_shard: float = 1):
         self.store = store
         self.max_in_flight = max(1, max_in_flight)
         self.tracing = tracing
         self.strategy = strategy  # actors/placement.py shard_strategy
+        self.cpus_per_shard = cpus_per_shard
         self.nodes: set[str] = set()
 
     def run(self, plan, specs: Sequence[ShardSpec], batch_id: int, on_done) -> None:
@@ -61,7 +62,7 @@ class RayShardRunner:
             while pending and len(in_flight) < self.max_in_flight:
                 spec = pending.pop(0)
                 in_flight.append(
-                    shard_task.options(scheduling_strategy=self.strategy).remote(
+                    shard_task.options(scheduling_strategy=self.strategy, num_cpus=self.cpus_per_shard).remote(
                         plan, spec, batch_id, self.store, self.tracing, traceparent)
                 )
             done, in_flight = ray.wait(in_flight, num_returns=1)
@@ -99,8 +100,8 @@ def _cpus(cluster_wide: bool) -> float:
     node = this_node()
     for n in ray.nodes():
         if n.get("NodeID") == node:
-            return n.get("Resources", {}).get("CPU", 1)
-    return 1
+            return n.get("Resources", {}).get("CPU", 0)  # no "CPU" key: the node offers none
+    return 0
 
 
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
@@ -116,13 +117,17 @@ class LoadCoordinator:
         self._last_runner: RayShardRunner | None = None
         self._shards = shard_strategy(config.ray.home_shared)
         cpus = int(_cpus(config.ray.home_shared))
-        self._warm = [warm_up.options(scheduling_strategy=self._shards).remote() for _ in range(max(1, cpus))]
+        # Pinned to a node that offers Ray no CPU (a head started with --num-cpus 0), a shard
+        # asking for one would wait for ever: ask for none there (the runner bounds them).
+        self._cpus_per_shard = 1 if cpus >= 1 else 0
+        self._warm = [warm_up.options(scheduling_strategy=self._shards, num_cpus=self._cpus_per_shard).remote()
+                      for _ in range(max(1, cpus))]
 
     def load(self, path: str, daemon: str, trace_id: str | None = None, traceparent: str | None = None):
         cfg = self._config
         workers = cfg.load.workers or max(1, int(_cpus(cfg.ray.home_shared)))
         runner = RayShardRunner(self._store, max_in_flight=workers + 1, tracing=self._tracing,
-                                strategy=self._shards)
+                                strategy=self._shards, cpus_per_shard=self._cpus_per_shard)
         # Its node set is complete once every shard is in, before the commit makes the batch
         # visible: a caller that sees the batch also sees where its shards ran.
         self._last_runner = runner

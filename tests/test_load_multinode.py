@@ -45,3 +45,19 @@ def test_shards_run_on_several_nodes(cluster, tmp_path):
         assert len(nodes) >= 2 and set(nodes) <= worker_ids
     finally:
         stop_engine(config)
+
+
+def test_without_a_shared_home_shards_run_on_the_homes_node_even_with_no_cpu_there(cluster, tmp_path):
+    """The default (``ray.home_shared = false``): shards read the file where the home is. The
+    head here offers Ray no CPU, as many clusters' heads do: the shards must still run there."""
+    config = make_home(tmp_path, CMP_LOAD__SHARD_BYTES="128KiB")
+    handles = start_engine(config)
+    try:
+        data = order_file(config, 3000, seed=12, identifier="multi-2")
+        drop(config, "pinned.jsonl.age", data)
+        [batch] = wait_for_batches(handles.store_client, 1, timeout=180)
+        assert batch["records"] == 3000 and batch["valid_records"] == 3000
+        nodes = call(handles.coordinator.nodes_of_last_load.remote())
+        assert nodes == [cluster[0].head_node.node_id]
+    finally:
+        stop_engine(config)
