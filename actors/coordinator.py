@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import ray
 
 from actors.clients import call
-from actors.placement import shard_strategy, this_node
+from actors.placement import shard_cpus, shard_strategy
 from engine import age, telemetry
 from engine.config import Config
 from engine.loading.pipeline import LoadSettings, load_file, traced_shard
@@ -93,17 +93,6 @@ class StoreSink:
             pass  # a dead Store has already dropped the open transaction
 
 
-def _cpus(cluster_wide: bool) -> float:
-    """CPUs the shards may use: the cluster's, or this node's when they are pinned to it."""
-    if cluster_wide:
-        return ray.cluster_resources().get("CPU", 1)
-    node = this_node()
-    for n in ray.nodes():
-        if n.get("NodeID") == node:
-            return n.get("Resources", {}).get("CPU", 0)  # no "CPU" key: the node offers none
-    return 0
-
-
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
 class LoadCoordinator:
     """Runs in its own worker process; one load per calling daemon at a time."""
@@ -116,7 +105,7 @@ class LoadCoordinator:
         telemetry.configure(self._tracing, component="coordinator")
         self._last_runner: RayShardRunner | None = None
         self._shards = shard_strategy(config.ray.home_shared)
-        cpus = int(_cpus(config.ray.home_shared))
+        cpus = int(shard_cpus(config.ray.home_shared))
         # Pinned to a node that offers Ray no CPU (a head started with --num-cpus 0), a shard
         # asking for one would wait for ever: ask for none there (the runner bounds them).
         self._cpus_per_shard = 1 if cpus >= 1 else 0
@@ -125,7 +114,7 @@ class LoadCoordinator:
 
     def load(self, path: str, daemon: str, trace_id: str | None = None, traceparent: str | None = None):
         cfg = self._config
-        workers = cfg.load.workers or max(1, int(_cpus(cfg.ray.home_shared)))
+        workers = cfg.load.workers or max(1, int(shard_cpus(cfg.ray.home_shared)))
         runner = RayShardRunner(self._store, max_in_flight=workers + 1, tracing=self._tracing,
                                 strategy=self._shards, cpus_per_shard=self._cpus_per_shard)
         # Its node set is complete once every shard is in, before the commit makes the batch

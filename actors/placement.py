@@ -31,4 +31,16 @@ def shard_strategy(home_shared: bool) -> Any:
     return "SPREAD" if home_shared else pinned(this_node())
 
 
-__all__ = ["pinned", "shard_strategy", "this_node"]
+def shard_cpus(home_shared: bool) -> float:
+    """The CPUs a load's shards may use: the cluster's, or those of this node when they are
+    pinned to it (0 when it offers Ray none, e.g. a head started with ``--num-cpus 0``)."""
+    if home_shared:
+        return ray.cluster_resources().get("CPU", 1)
+    node = this_node()
+    for n in ray.nodes():
+        if n.get("NodeID") == node:
+            return n.get("Resources", {}).get("CPU", 0)  # no "CPU" key: the node offers none
+    return 0
+
+
+__all__ = ["pinned", "shard_cpus", "shard_strategy", "this_node"]

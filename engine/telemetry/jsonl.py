@@ -64,10 +64,8 @@ def prune(directory: Path, retention_days: int, today: date) -> list[Path]:
         if m and date.fromisoformat(m.group(1)) < oldest:
             try:
                 path.unlink()
-            except FileNotFoundError:  # another process pruned it first
+            except OSError:  # another process pruned it first, or it is not ours to delete
                 continue
-            except OSError:
-                continue  # not ours to delete (permissions): leave it
             gone.append(path)
     return gone
 
