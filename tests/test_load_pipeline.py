@@ -23,7 +23,6 @@ from engine.errors import (
     FormatError,
     TooManyErrors,
 )
-from engine.generic.header import FileHeader
 from engine.loading.daemon import LoadDaemon
 from engine.loading.inbox import Inbox
 from engine.loading.pipeline import InlineRunner, LoadSettings, load_file

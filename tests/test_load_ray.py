@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-import ray
 
 from actors.clients import StoreClient
 from actors.engine import start_engine, stop_engine
@@ -17,6 +16,7 @@ from engine import age, synth
 from engine.config import load_config
 from engine.errors import StoreBusy
 from engine.home import home_recipient
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.ray
 
@@ -86,7 +86,9 @@ def test_daemons_are_named_and_load_a_sharded_file(engine):
     [batch] = wait_for_batches(store, 1)
     assert batch["records"] == 4000 and batch["error_records"] > 0
     assert batch["valid_records"] + batch["error_records"] == 4000
-    assert (config.archive_dir / f"b{batch['batch_id']}-orders.jsonl.age").exists()
+    # The daemon moves the file after the commit (a crash in between is finished by the next poll).
+    archived = config.archive_dir / f"b{batch['batch_id']}-orders.jsonl.age"
+    wait_until(archived.exists, f"{archived} to be archived", 30)
     # The committed batch triggers the provisioning job, which runs once in the Store.
     deadline = time.monotonic() + 60
     while (trig := store.show_batch(batch["batch_id"])["triggers"][0])["status"] != "DONE":

@@ -3,7 +3,6 @@ inbound folder ends with every valid subscription CONNECTED in the engine and ac
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -12,18 +11,10 @@ from actors.clients import StoreClient
 from actors.engine import start_engine, stop_engine
 from netsim.testing import start_netsim
 from tests.test_load_ray import drop, make_home, order_file, wait_for_batches
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.ray
 
-
-def wait_until(predicate, timeout=180.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_order_file_to_connected_subscriptions(ray_local, tmp_path):
@@ -47,7 +38,7 @@ def test_order_file_to_connected_subscriptions(ray_local, tmp_path):
                     return rows
                 return None
 
-            rows = wait_until(settled, what="every OCS request to finish")
+            rows = wait_until(settled, "every OCS request to finish", 180.0)
             depths = {"NC": sum(r["status"] == "NC" for r in rows)}
             delayed = {r["subscription_id"] for r in rows if r["status"] == "UN"}
             assert all(r["command"] == "ACTIVATE" for r in rows if r["status"] == "UN")

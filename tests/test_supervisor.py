@@ -26,6 +26,7 @@ from engine.config import load_config
 from engine.errors import EngineError
 from engine.home import home_recipient
 from engine.runtime import free_port
+from tests import waiting
 
 pytestmark = pytest.mark.ray
 
@@ -61,17 +62,9 @@ def daemon_state(doc: dict, name: str) -> str:
     return {d["name"]: d["state"] for d in doc["daemons"]}[name]
 
 
-def wait_until(predicate, what: str, timeout: float = 90.0, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except (EngineError, ValueError):  # the Store is restarting, or the actor is being recreated
-            value = None
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
+def wait_until(predicate, what: str):
+    # EngineError: the Store is restarting; ValueError: the actor is being recreated.
+    return waiting.wait_until(predicate, what, 90.0, every=0.3, tolerate=(EngineError, ValueError))
 
 
 @pytest.fixture(scope="module")

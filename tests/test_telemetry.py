@@ -14,7 +14,6 @@ import json
 import os
 import re
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from engine.telemetry.jsonl import read_spans
 from engine.telemetry.tree import render_tree, span_tree
 from engine.transmission.adaptor import Adaptor
 from netsim.testing import start_netsim
+from tests.waiting import wait_until
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -317,15 +317,6 @@ def test_a_provisioning_run_is_one_trace_from_cli_to_netsim(config, tmp_path):
 # -- across Ray processes -------------------------------------------------------------------------
 
 
-def wait_until(predicate, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 # Only the actors this trace goes through (each actor is a process to start): no scheduler (its
 # safety-net run could take the batch first), no probes, extracts or bill cycle loads.
@@ -365,14 +356,14 @@ def test_cmpctl_load_is_one_trace_through_ray_to_netsim(ray_local, tmp_path):
             trace_id = store.show_batch(batch_id, 0)["trace_id"]
             job = wait_until(lambda: next((j for j in store.job_history("provisioning", 10)
                                            if j["batch_id"] == batch_id and j["status"] == "SUCCEEDED"), None),
-                             what="the provisioning job of the batch")
+                             "the provisioning job of the batch", 120.0)
             job = store.job_execution(job["execution_id"])
 
             def settled():
                 rows = store.requests_call("list_requests", target="OCS", limit=100000)
                 return rows if rows and all(r["status"] == "NC" or r["not_before"] for r in rows) else None
 
-            rows = wait_until(settled, what="the OCS requests to be sent")
+            rows = wait_until(settled, "the OCS requests to be sent", 120.0)
             seen = sim.traces()
             store_metrics = store.metrics()
             daemon_metrics = ray_local.get(handles.daemons["load_provisioning"].metrics.remote())
@@ -444,5 +435,5 @@ def test_ray_metrics_record_inside_an_actor(ray_local):
         return [line for line in text.splitlines() if line.startswith("ray_cmp_probe_value{")
                 and 'probe="provisioning_normal"' in line] or None
 
-    [line] = wait_until(exported, timeout=60, what="the probe gauge at the metrics endpoint")
+    [line] = wait_until(exported, "the probe gauge at the metrics endpoint", 60)
     assert line.endswith(" 0.3")

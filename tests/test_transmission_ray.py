@@ -29,6 +29,7 @@ from engine.transmission.testing import seed_connections
 from netsim.testing import start_netsim
 from tests.test_load_ray import make_home
 from tests.test_provisioning_job import add_batch, allowance, order, sub
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.ray
 
@@ -67,15 +68,6 @@ def depths(store) -> dict[str, int]:
     return call(store.requests_call.remote("queue_depths")).get("OCS", {})
 
 
-def wait_until(predicate, timeout: float, what: str, show=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}" + (f"; now {show()}" if show else ""))
-
 
 def statuses(con) -> dict[str, int]:
     return dict(con.execute("SELECT status, count(*) FROM network_requests WHERE target = 'OCS' GROUP BY 1"
@@ -90,7 +82,7 @@ def test_stop_drains_promptly_and_leaves_nothing_claimed(ray_local, tmp_path):
         seed_connections(con, 60)
         con.close()
         with adaptor_engine(config) as (store, daemon):
-            wait_until(lambda: depths(store).get("NC", 0) >= 40, 30, "some requests to complete")
+            wait_until(lambda: depths(store).get("NC", 0) >= 40, "some requests to complete", 30)
             started = time.monotonic()
             assert call(daemon.stop.remote(), timeout=60) == "STOPPED"
             took = time.monotonic() - started
@@ -149,8 +141,8 @@ def test_faults_through_the_actor_end_in_the_right_terminal_status(ray_local, tm
                 return all(r["sequence"] > blocked.get(r["subscription_id"], 10**9) for r in rows
                            if r["status"] == "UN")
 
-            wait_until(settled, 60, "every OCS request to end or wait behind a terminal one",
-                       lambda: (depths(store), call(daemon.state.remote())))
+            wait_until(settled, "every OCS request to end or wait behind a terminal one", 60,
+                       show=lambda: (depths(store), call(daemon.state.remote())))
             started = time.monotonic()
             assert call(daemon.stop.remote(), timeout=60) == "STOPPED"
             assert time.monotonic() - started < 10
@@ -227,7 +219,7 @@ def test_killing_the_actor_mid_run_loses_and_duplicates_nothing(ray_local, tmp_p
         con.close()
         with adaptor_engine(config) as (store, daemon):
             first_pid = call(daemon.pid.remote())
-            wait_until(lambda: depths(store).get("NC", 0) >= 200, 30, "a part of the work to complete")
+            wait_until(lambda: depths(store).get("NC", 0) >= 200, "a part of the work to complete", 30)
             os.kill(first_pid, signal.SIGKILL)  # no drain, no last flush, no release
             killed_at = depths(store)
             assert killed_at.get("PR", 0) > 0 and killed_at.get("NC", 0) < 900
@@ -239,8 +231,8 @@ def test_killing_the_actor_mid_run_loses_and_duplicates_nothing(ray_local, tmp_p
                     return None  # still restarting
                 return pid if pid != first_pid else None
 
-            wait_until(restarted, 60, "Ray to restart the adaptor actor")
-            wait_until(lambda: depths(store) == {"NC": 900}, 60, "every request to complete after the restart")
+            wait_until(restarted, "Ray to restart the adaptor actor", 60)
+            wait_until(lambda: depths(store) == {"NC": 900}, "every request to complete after the restart", 60)
         sim_stats = sim.stats()
 
     con = connect(config.db_path)
