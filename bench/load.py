@@ -158,7 +158,7 @@ def main() -> None:
         raise SystemExit("the `age` tool is needed for the baseline (apt-get install age)")
     work = args.keep or Path(tempfile.mkdtemp(prefix="cmp-bench-load-"))
     work.mkdir(parents=True, exist_ok=True)
-    from engine.home import init_home, write_identity
+    from engine.home import init_home
 
     home = init_home(work / "home").home
     identity = age.load_identities(home / "keys" / "identity.txt")[0]

@@ -95,7 +95,7 @@ def start_local_head(config: Config) -> RayRun:
         if proc.poll() is not None:
             raise EngineNotRunning(f"the local Ray head exited at start (code {proc.returncode}); see {log}")
         try:
-            context = ray.init(address=address, namespace=config.ray.namespace, log_to_driver=False)
+            ray.init(address=address, namespace=config.ray.namespace, log_to_driver=False)
             break
         except (ConnectionError, RuntimeError) as exc:
             if time.monotonic() > deadline:

@@ -258,7 +258,7 @@ def _mutate(kind: str, good: str, last_good_ref: str | None) -> bytes:
     if kind == "non_utf8":
         return good.replace('"orderRef":"', '"orderRef":"\udcff', 1).encode("utf-8", "surrogateescape")
     rec = json.loads(good)
-    cust, agr, sub = rec["customer"], rec["agreement"], rec["subscriptions"][0]
+    cust, sub = rec["customer"], rec["subscriptions"][0]
     if kind in ("bad_msisdn", "multi_error"):
         sub["msisdn"] = "44A" + sub["msisdn"][3:]
     if kind in ("missing_last_name", "multi_error"):

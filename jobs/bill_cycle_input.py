@@ -98,7 +98,7 @@ def _read_file(con: duckdb.DuckDBPyConnection, path_text: str) -> Source:
     suffix = path.suffix.lower()
     if suffix not in CSV_SUFFIXES + JSONL_SUFFIXES:
         raise UsageError(f"{path}: unknown kind of change file {suffix or '(no suffix)'!r}",
-                         hint=f"name it *.csv (agreement,day lines) or *.jsonl ({{\"agreement\":…,\"day\":…}} lines)")
+                         hint='name it *.csv (agreement,day lines) or *.jsonl ({"agreement":…,"day":…} lines)')
     if not path.is_file():
         raise UsageError(f"{path}: no such file", hint="check the path (it is read on the engine's machine)")
     try:
