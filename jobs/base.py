@@ -92,6 +92,19 @@ def require_batch(con: duckdb.DuckDBPyConnection, batch_id: int, batch_type: str
                          hint=f"pick a {batch_type!r} batch (`cmpctl batches list`)")
 
 
+def mark_batch_processed(con: duckdb.DuckDBPyConnection, batch_id: int, job: str, execution_id: int) -> None:
+    """The batch's last stage is PROCESSED and its trigger for ``job`` is DONE by this execution
+    (a hand-run job on a batch no trigger was made for records one, so the batch shows it)."""
+    con.execute("UPDATE batches SET stage = 'PROCESSED', stage_at = now() WHERE batch_id = ?", [batch_id])
+    con.execute(
+        """
+        INSERT INTO batch_triggers (batch_id, job, status, execution_id) VALUES (?, ?, 'DONE', ?)
+        ON CONFLICT (batch_id, job) DO UPDATE SET status = 'DONE', execution_id = excluded.execution_id
+        """,
+        [batch_id, job, execution_id],
+    )
+
+
 def drop_temp_tables(con: duckdb.DuckDBPyConnection, tables) -> None:
     """Drop a job's temporary tables (after a failure its rollback has discarded them already)."""
     try:

@@ -23,7 +23,8 @@ from typing import Mapping
 import duckdb
 
 from jobs import provisioning_batch, provisioning_rules
-from jobs.base import JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, require_batch
+from jobs.base import (JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, mark_batch_processed,
+                       require_batch)
 from jobs.provisioning_batch import flatten
 from jobs.provisioning_create import create
 from jobs.provisioning_rules import RULES, check
@@ -43,14 +44,7 @@ def provision(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], ctx: Jo
         errors_by_rule = check(con, batch_id, ctx.now.date())
         errors = con.execute("SELECT count(DISTINCT line_no) FROM _prov_violations").fetchone()[0]
         made = create(con, batch_id, ctx.execution_id, totals, ctx.traceparent)
-        con.execute("UPDATE batches SET stage = 'PROCESSED', stage_at = now() WHERE batch_id = ?", [batch_id])
-        con.execute(
-            """
-            INSERT INTO batch_triggers (batch_id, job, status, execution_id) VALUES (?, ?, 'DONE', ?)
-            ON CONFLICT (batch_id, job) DO UPDATE SET status = 'DONE', execution_id = excluded.execution_id
-            """,
-            [batch_id, JOB_NAME, ctx.execution_id],
-        )
+        mark_batch_processed(con, batch_id, JOB_NAME, ctx.execution_id)
     finally:
         drop_temp_tables(con, _TEMPS)
     return JobResult(

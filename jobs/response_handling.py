@@ -33,7 +33,8 @@ import duckdb
 from engine.extract import effects as _insurance_effects  # noqa: F401  (registers ADD_INSURANCE's effects)
 from engine.transmission import effects
 from engine.transmission.sql import NEW_KEY_NOTE, history_base_sql, run, statements
-from jobs.base import JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, require_batch
+from jobs.base import (JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, mark_batch_processed,
+                       require_batch)
 
 JOB_NAME = "response_handling"
 RESPONSE_BATCH_TYPE = "Response"
@@ -138,14 +139,7 @@ def handle_responses(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], 
         if done:
             run(con, statements(_FINISH, values))
             run(con, effects.statements(con, done, ctx.now))
-        con.execute("UPDATE batches SET stage = 'PROCESSED', stage_at = now() WHERE batch_id = ?", [batch_id])
-        con.execute(
-            """
-            INSERT INTO batch_triggers (batch_id, job, status, execution_id) VALUES (?, ?, 'DONE', ?)
-            ON CONFLICT (batch_id, job) DO UPDATE SET status = 'DONE', execution_id = excluded.execution_id
-            """,
-            [batch_id, JOB_NAME, ctx.execution_id],
-        )
+        mark_batch_processed(con, batch_id, JOB_NAME, ctx.execution_id)
     finally:
         drop_temp_tables(con, _TEMPS)
     completed = sum(1 for d in done if d.status == "NC")
