@@ -47,5 +47,22 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.fixture(scope="module")
+def two_worker_cluster():
+    """A three-node Ray cluster on this machine (``ray.cluster_utils``): a head offering no CPU,
+    so that every task lands on one of two 1-CPU workers. Yields ``(cluster, workers)``."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0}, connect=False)
+    workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, namespace="cmp", log_to_driver=False)
+    yield cluster, workers
+    ray.shutdown()
+    cluster.shutdown()
+
+
 def have_age_tool() -> bool:
     return shutil.which("age") is not None and shutil.which("age-keygen") is not None

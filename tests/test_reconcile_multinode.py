@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-import ray
-from ray.cluster_utils import Cluster
 
 from tests.test_reconciliation import (
     EFFECTIVE,
@@ -20,18 +16,6 @@ from tests.test_reconciliation import (
 )
 
 pytestmark = pytest.mark.ray
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0}, connect=False)
-    workers = [c.add_node(num_cpus=1) for _ in range(2)]
-    c.wait_for_nodes()
-    ray.init(address=c.address, namespace="cmp", log_to_driver=False)
-    yield c, workers
-    ray.shutdown()
-    c.shutdown()
 
 
 def build(tmp_path, n: int = 60):
@@ -50,8 +34,8 @@ def build(tmp_path, n: int = 60):
     return store, batch
 
 
-def test_partitions_run_on_several_nodes_with_the_single_node_result(cluster, tmp_path):
-    worker_ids = {node.node_id for node in cluster[1]}
+def test_partitions_run_on_several_nodes_with_the_single_node_result(two_worker_cluster, tmp_path):
+    worker_ids = {node.node_id for node in two_worker_cluster[1]}
     results = {}
     for p in (1, 4):
         store, batch = build(tmp_path / f"p{p}")
