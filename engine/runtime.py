@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -163,7 +164,28 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+#: Ray's worker processes take ports 10002-19999 (its --min/max-worker-port defaults)
+_PICK_FROM = 20000
+
+
 def free_port() -> int:
+    """A free loopback port for a Ray process to bind a moment later.
+
+    Not one the kernel hands out (``bind(0)``): those come from the ephemeral range that every
+    outgoing connection also draws from, so one of Ray's own connections could take the port
+    before Ray binds it. Above Ray's worker ports and below the ephemeral range instead.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):  # not Linux: the kernel's choice
+        low = 0
+    for port in random.sample(range(_PICK_FROM, low), min(200, max(low - _PICK_FROM, 0))):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -98,3 +98,23 @@ def test_up_load_batches_down(running, tmp_path):
     assert cmpctl(home, "jobs", "run", "nosuchjob", check=False).returncode == 2
     daemons = json.loads(cmpctl(home, "daemons", "list", "--json").stdout)
     assert all(d["state"] == "RUNNING" and d["last_poll_at"] for d in daemons)
+
+
+def test_ports_for_the_local_head_are_free_and_outside_the_ephemeral_range(monkeypatch):
+    """`cmpctl up` picks the head's ports itself and Ray binds them a moment later: none may come
+    from the range the kernel gives outgoing connections (one of Ray's own could take it first)."""
+    import random
+    import socket
+
+    range_file = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    if not range_file.exists():
+        pytest.skip("no Linux ephemeral port range to stay out of")
+    low, high = map(int, range_file.read_text().split())
+    ports = [free_port() for _ in range(50)]
+    assert all(20000 <= p < low or p > high for p in ports), ports
+    with socket.socket() as held:  # a port in use is passed over
+        held.bind(("127.0.0.1", ports[0]))
+        held.listen()
+        other = next(p for p in ports if p != ports[0])
+        monkeypatch.setattr(random, "sample", lambda population, k: [ports[0], other])
+        assert free_port() == other
