@@ -133,9 +133,10 @@ def test_store_killed_mid_load_then_loaded_exactly_once(engine):
         t.join()
     assert killed == [True]
     assert batch["records"] == 20000 and batch["valid_records"] == 20000
+    inbox = config.inbound_dir("load_provisioning")
+    wait_until(lambda: not list(inbox.glob("*.jsonl.age")), "the loaded file to leave the inbound folder", 30)
     time.sleep(1.0)  # a second commit would show up by now
     assert len(store.list_batches()) == 1
-    assert not list(config.inbound_dir("load_provisioning").glob("*.jsonl.age"))
 
 
 def running_shard_workers() -> list[int]:

@@ -44,7 +44,7 @@ def sent(tmp_path: Path) -> list[dict]:
 
 def notifications(con) -> list[tuple]:
     return con.execute("SELECT n.event, a.subject, n.recipient, n.ok FROM notifications n "
-                       "JOIN alerts a USING (alert_id) ORDER BY n.sent_at, n.alert_id").fetchall()
+                       "JOIN alerts a USING (alert_id) ORDER BY n.sent_at, n.alert_id, n.recipient").fetchall()
 
 
 def add_execution(con, at: datetime, read: int, errors: int, job: str = "provisioning") -> None:

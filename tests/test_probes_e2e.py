@@ -20,6 +20,7 @@ from engine.transmission.adaptor import Adaptor
 from engine.transmission.local import LocalQueue
 from engine.transmission.testing import seed_connections
 from netsim.testing import start_netsim
+from tests.waiting import wait_until
 
 OCS_SUBJECT = "Transmission/Provisioning/OCSadaptor (OCS)"
 
@@ -97,9 +98,7 @@ def test_probes_actor_runs_due_probes_in_the_engine(ray_local, home: Path):
     probes = ProbesActor.options(name=names.PROBES, namespace="cmp").remote(config, store)
     try:
         path = home / "alerts" / "e2e.jsonl"
-        deadline = time.monotonic() + 30
-        while not path.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until(lambda: path.exists() and path.read_text().endswith("\n"), f"{path} to be written", 60)
         (doc,) = [json.loads(line) for line in path.read_text().splitlines()]
         assert doc["event"] == "trigger" and doc["probe"] == "always_one" and doc["subject"] == "query"
         client = StoreClient(store)
@@ -107,11 +106,15 @@ def test_probes_actor_runs_due_probes_in_the_engine(ray_local, home: Path):
         assert listed["always_one"]["last_outcome"] == "warning" and listed["always_one"]["firing"] == 1
         assert listed["adaptor_errors"]["enabled"] is False and listed["adaptor_errors"]["last_run_at"] is None
         assert [a["probe"] for a in client.probe_alerts(active_only=True)] == ["always_one"]
-        daemons = {d["name"]: d for d in client.list_daemons()}
-        assert daemons["Probes"]["state"] == "RUNNING" and daemons["Probes"]["last_poll_at"] is not None
-        recorded = call(probes.metrics.remote())  # the values the dashboard's metrics show
+        # The actor records its metrics and its polled heartbeat once the Store's run has returned.
+        daemon = wait_until(lambda: (d := {x["name"]: x for x in client.list_daemons()}["Probes"])["last_poll_at"] and d,
+                            "the Probes actor's first polled heartbeat", 30)
+        assert daemon["state"] == "RUNNING"
+        recorded = wait_until(  # the values the dashboard's metrics show
+            lambda: (m := call(probes.metrics.remote())) and any(k.startswith("cmp_probe_runs") and "warning" in k
+                                                                  for k in m) and m,
+            "the Probes actor's run metrics", 30)
         assert any(k.startswith("cmp_probe_value") and "always_one" in k for k in recorded), recorded
-        assert any(k.startswith("cmp_probe_runs") and "warning" in k for k in recorded), recorded
         assert call(probes.stop.remote()) == "STOPPED"
     finally:
         ray_local.kill(probes, no_restart=True)

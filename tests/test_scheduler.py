@@ -8,7 +8,6 @@ provisioning safety net over pending batches, and the Scheduler actor on a local
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -19,6 +18,7 @@ from engine.schedule.cron import next_slot, slots_between
 from engine.store.store import Store
 from jobs.base import JobResult, JobSpec
 from tests.test_provisioning_job import add_batch, order, sub
+from tests.waiting import wait_until
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 2, 9, 0, 5, tzinfo=UTC)  # five seconds after a minute slot
@@ -315,18 +315,21 @@ def test_scheduler_actor_ticks_and_heartbeats(ray_local, tmp_path):
     client = StoreClient(store)
     scheduler = SchedulerActor.remote(config, store)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        def settled():
+            """Every slot so far succeeded and ran exactly the recorded runs (a new minute's slot
+            may start between the two reads: then ask again)."""
             slots = client.schedule_slots("provisioning")
-            if slots and all(r["status"] == "succeeded" for r in slots):
-                break
-            time.sleep(0.2)
-        assert slots and all(r["status"] == "succeeded" for r in slots), slots
-        runs = client.job_history("provisioning")
-        assert sorted(r["execution_id"] for r in runs) == sorted(r["execution_id"] for r in slots)
+            runs = client.job_history("provisioning")
+            ok = slots and all(r["status"] == "succeeded" for r in slots) and \
+                sorted(r["execution_id"] for r in runs) == sorted(r["execution_id"] for r in slots)
+            return ok
+
+        wait_until(settled, "every provisioning slot to succeed with its run recorded", 60,
+                   show=lambda: client.schedule_slots("provisioning"))
         assert client.schedule_slots("reconciliation") == []
-        daemon = {d["name"]: d for d in client.list_daemons()}["Scheduler"]
-        assert daemon["state"] == "RUNNING" and daemon["last_poll_at"] is not None
+        daemon = wait_until(lambda: (d := {x["name"]: x for x in client.list_daemons()}["Scheduler"])["last_poll_at"]
+                            and d, "the Scheduler's polled heartbeat", 30)
+        assert daemon["state"] == "RUNNING"
         assert call(scheduler.stop.remote()) == "STOPPED"
         assert {d["name"]: d for d in client.list_daemons()}["Scheduler"]["state"] == "STOPPED"
     finally:

@@ -414,8 +414,7 @@ def test_ray_metrics_record_inside_an_actor(ray_local):
             return metrics.snapshot(), sorted(metrics._metrics)
 
     actor = Recorder.remote()
-    values, created = ray.get(actor.record.remote())
-    ray.kill(actor)
+    values, created = ray.get(actor.record.remote())  # the actor lives on until its metrics are exported
     assert values["cmp_records_loaded{daemon=Load/Provisioning/FromGenericFormat}"] == 150
     assert values["cmp_records_errored{daemon=Load/Provisioning/FromGenericFormat}"] == 7
     assert values["cmp_network_requests{status=NC,target=OCS}"] == 12
@@ -437,3 +436,4 @@ def test_ray_metrics_record_inside_an_actor(ray_local):
 
     [line] = wait_until(exported, "the probe gauge at the metrics endpoint", 60)
     assert line.endswith(" 0.3")
+    ray.kill(actor)

@@ -102,8 +102,8 @@ def test_end_to_end_against_netsim(con):
 def test_faults_end_in_the_right_terminal_status(con):
     seed_connections(con, 80)
     faults = "error=0.1,timeout=0.02,reject=0.01,seed=7"
-    with start_netsim(faults=faults, extra_args=["--timeout-hold", "0.5"]) as sim:
-        ep = endpoint(sim, timeout_seconds=0.25, max_in_flight=32)
+    with start_netsim(faults=faults, extra_args=["--timeout-hold", "1.5"]) as sim:
+        ep = endpoint(sim, timeout_seconds=1.0, max_in_flight=32)
         stats = run_adaptor(con, ep)
         sim_stats = sim.stats()
         nr_keys = [str(r[0]) for r in con.execute(
@@ -201,7 +201,8 @@ def test_a_crashed_adaptor_is_replaced_after_its_lease_and_nothing_runs_twice(co
         held = [r[0] for r in con.execute("SELECT request_id FROM network_requests WHERE status = 'PR' "
                                           "AND claimed_by = 'doomed'").fetchall()]
         time.sleep(1.1)  # the lease runs out
-        second = run_adaptor(con, ep, worker="successor")
+        # (the default lease: a late renewal of the successor's own must not expire its claims)
+        second = run_adaptor(con, endpoint(sim, max_in_flight=16), worker="successor")
         sim_stats = sim.stats()
         executions = [sim.executions(str(rid)) for rid in held[:40]]
 
@@ -263,7 +264,9 @@ def test_stop_drains_and_releases_what_was_not_sent(con):
         async def start_then_stop() -> dict:
             adaptor = Adaptor(LocalQueue(con), ep, worker="leaving", flush_seconds=0.05)
             task = asyncio.create_task(adaptor.run())
-            await asyncio.sleep(0.4)
+            deadline = time.monotonic() + 30
+            while adaptor.stats["http_calls"] < 8 and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)  # under way, with chains still in hand
             await adaptor.stop()
             await task
             return dict(adaptor.stats)

@@ -119,9 +119,10 @@ def orders(count: int) -> list[dict]:
 def test_faults_through_the_actor_end_in_the_right_terminal_status(ray_local, tmp_path):
     max_retries = 8  # a call fails transiently ~12% of the time: 9 failures in a row ≈ 5e-9
     faults = "error=0.1,timeout=0.02,reject=0.01,seed=11"
-    with start_netsim(token=TOKEN, faults=faults, extra_args=["--timeout-hold", "0.5"]) as sim:
-        config = home_for(tmp_path, sim, timeout_seconds=0.3, max_in_flight=32, max_retries=max_retries,
-                          backoff_base_seconds=0.01, backoff_max_seconds=0.05, lease_seconds=10)
+    # Retries span ~12 s: a stall of netsim or the Store on a loaded machine must not exhaust them.
+    with start_netsim(token=TOKEN, faults=faults, extra_args=["--timeout-hold", "1.5"]) as sim:
+        config = home_for(tmp_path, sim, timeout_seconds=1.0, max_in_flight=32, max_retries=max_retries,
+                          backoff_base_seconds=0.01, backoff_max_seconds=0.5, lease_seconds=10)
         con = connect(config.db_path)
         batch_id = add_batch(con, orders(240), trigger=False)
         con.close()
@@ -212,7 +213,9 @@ def test_faults_through_the_actor_end_in_the_right_terminal_status(ray_local, tm
 
 def test_killing_the_actor_mid_run_loses_and_duplicates_nothing(ray_local, tmp_path):
     with start_netsim(token=TOKEN, faults="latency_ms=3") as sim:
-        config = home_for(tmp_path, sim, rate_per_second=250, max_in_flight=16, lease_seconds=1.5,
+        # The lease also binds the restarted, live actor: long enough that a late renewal on a
+        # loaded machine never expires its own claims; the dead one's still come back in seconds.
+        config = home_for(tmp_path, sim, rate_per_second=250, max_in_flight=16, lease_seconds=4,
                           timeout_seconds=2)
         con = connect(config.db_path)
         seed_connections(con, 150)  # 900 commands: ~3.6 s at 250/s
