@@ -6,9 +6,11 @@ Each run (1) compares the Bill Cycle Change Response batches not compared yet (`
 that one) with the live allowances and spend caps of the changes they answer, storing every
 discrepancy with both sides and every matched pair as a pending match, and the changes become
 ANSWERED; then (2) re-points every pending match whose effective time has come (``ctx.now``):
-the old record is end-dated, a new one carries the new OCS instance; a change whose matches
-are all re-pointed becomes RECONCILED. A later run (a daily schedule) re-points what was
-still in the future. A second run over the same input creates nothing.
+the old record is end-dated, a new one carries the new OCS instance; (3) a change that took
+effect with nothing left to re-point closes: RECONCILED, or DISCREPANT when a discrepancy
+names it (an operator's turn; the change is no longer open and may be requested again).
+A later run (a daily schedule) re-points what was still in the future. A second run over the
+same input creates nothing.
 
 The comparison is split by subscription into ``partitions`` partitions (default 1, this
 process); more run as Ray tasks on any node. Ray is imported only then, so that this module
@@ -22,7 +24,7 @@ from typing import Callable, Mapping
 
 import duckdb
 
-from engine.reconcile.apply import pending_matches, repoint_due, write_outcome
+from engine.reconcile.apply import close_changes, pending_matches, repoint_due, write_outcome
 from engine.reconcile.compare import CLASSES, MATCHED
 from engine.reconcile.inputs import batches_in_scope, read_inputs
 from engine.reconcile.partition import LocalExecutor, PartitionExecutor, check_partitions, reconcile
@@ -69,6 +71,7 @@ def make_reconciliation(executor_for: ExecutorFor = default_executor):
             reported = sum(v for k, v in classes.items() if k != MATCHED)
         details["repointed"] = repoint_due(con, execution_id=ctx.execution_id, now=ctx.now)
         details["pending"] = pending_matches(con)
+        details["closed"] = close_changes(con, now=ctx.now)
         return JobResult(read=read, ok=matched, error=reported,
                          batch_id=batches[0] if len(batches) == 1 else None, details=details)
 

@@ -59,6 +59,13 @@ def test_demo_chain_then_repointing_at_the_effective_time(tmp_path):
             """).fetchone()
         assert rows[0] == rows[1] == before
         assert cur.execute("SELECT count(*) FROM reconciliation_matches WHERE status = 'PENDING'").fetchone()[0] == 0
+        # every answered change closed: DISCREPANT exactly when a discrepancy names it
+        closed = cur.execute("""
+            SELECT c.status, EXISTS (SELECT 1 FROM reconciliation_discrepancies d
+                                     WHERE d.action_item_number = c.action_item_number) AS named, count(*)
+            FROM bill_cycle_changes c GROUP BY ALL""").fetchall()
+        assert {(status, named) for status, named, _ in closed} == {("RECONCILED", False), ("DISCREPANT", True)}
+        assert run["result"]["closed"] == {status: n for status, _, n in closed}
         # a second run re-points nothing twice
         again = store.run_job("reconciliation", {}, key="e2e:repoint-again")
         assert sum(again["result"]["repointed"].values()) == 0

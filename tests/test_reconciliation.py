@@ -212,8 +212,10 @@ def test_repointing_waits_for_the_effective_time_and_happens_once(tmp_path):
                           "FROM reconciliation_matches m JOIN allowances a ON a.allowance_id = m.new_record_id "
                           "WHERE m.record_id = 'ALW-1'")
         assert len(new) == 1 and new[0][1:5] == (100, "GB", True, "DATA-100GB") and new[0][0] != "ALW-1"
+        # each answered change has a discrepancy: what matched is re-pointed, the rest is the operator's
+        assert due["result"]["closed"] == {"RECONCILED": 0, "DISCREPANT": 3}
         assert dict(rows(store, "SELECT action_item_number, status FROM bill_cycle_changes")) == {
-            101: "RECONCILED", 102: "RECONCILED", 103: "RECONCILED", 105: "REQUESTED"}
+            101: "DISCREPANT", 102: "DISCREPANT", 103: "DISCREPANT", 105: "REQUESTED"}
         # and once only
         counts = rows(store, "SELECT (SELECT count(*) FROM allowances), (SELECT count(*) FROM spend_caps)")
         last = run(store, EFFECTIVE + timedelta(days=1))
@@ -223,6 +225,35 @@ def test_repointing_waits_for_the_effective_time_and_happens_once(tmp_path):
         named = run(store, EFFECTIVE + timedelta(days=2), batch=batch)
         assert named["result"]["batches"] == []
         assert rows(store, "SELECT count(*) FROM reconciliation_matches")[0][0] == 3
+    finally:
+        store.close()
+
+
+def test_a_change_closes_reconciled_when_both_sides_agree_else_discrepant(tmp_path):
+    store = make_store(tmp_path)
+    seed_engine(store, [("SUB-1", [("ALLOWANCE", "ALW-1", "DATA-100GB", "old-1", 100, "GB")]),
+                        ("SUB-2", [("ALLOWANCE", "ALW-2", "DATA-100GB", "old-2", 100, "GB"),
+                                   ("SPEND_CAP", "CAP-2", "CAP-VALUE-FULL", "old-3", 25, "GBP")])],
+                [(201, "SUB-1"), (202, "SUB-2")])
+    batch = load_response(store, tmp_path, [
+        response(201, "SUB-1", inst("DATA-100GB", "new-1")),
+        response(202, "SUB-2", inst("DATA-100GB", "new-2"), inst("CAP-VALUE-FULL", "new-3", "SPEND_CAP", 50, "GBP")),
+    ], "bcc-close")
+
+    def changes():
+        return dict(rows(store, "SELECT action_item_number, status FROM bill_cycle_changes"))
+
+    try:
+        early = run(store, BEFORE, batch=batch)
+        assert early["result"]["closed"] == {"RECONCILED": 0, "DISCREPANT": 0}  # not in effect yet
+        assert changes() == {201: "ANSWERED", 202: "ANSWERED"}
+        due = run(store, EFFECTIVE)
+        assert due["result"]["repointed"] == {"ALLOWANCE": 2, "SPEND_CAP": 0}
+        assert due["result"]["closed"] == {"RECONCILED": 1, "DISCREPANT": 1}
+        assert changes() == {201: "RECONCILED", 202: "DISCREPANT"}
+        # SUB-2's matching allowance moved on; its cap, which the OCS doubled, waits for the operator
+        assert live(store, "SUB-2") == {("DATA-100GB", "new-2", EFFECTIVE), ("CAP-VALUE-FULL", "old-3", BEFORE)}
+        assert run(store, EFFECTIVE + timedelta(days=1))["result"]["closed"] == {"RECONCILED": 0, "DISCREPANT": 0}
     finally:
         store.close()
 

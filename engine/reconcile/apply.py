@@ -129,18 +129,37 @@ def repoint_due(con: duckdb.DuckDBPyConnection, *, execution_id: int, now: datet
             """, {"execution": execution_id, "now": now})  # fmt: skip
         done[kind] = count
         con.execute(f"DROP TABLE {due}")  # (on failure the rollback drops it)
-    # A change is reconciled once it took effect and none of its matched records waits.
-    con.execute("""
-        UPDATE bill_cycle_changes SET status = 'RECONCILED'
-        WHERE status = 'ANSWERED' AND effective_at <= $now
-          AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m
-                          WHERE m.action_item_number = bill_cycle_changes.action_item_number AND m.status = 'PENDING')
-    """, {"now": now})  # fmt: skip
     return done
+
+
+def close_changes(con: duckdb.DuckDBPyConnection, *, now: datetime) -> dict[str, int]:
+    """Close every answered change that took effect and has no matched record left to re-point.
+
+    RECONCILED when the OCS and the engine agreed on all of it; DISCREPANT when any discrepancy
+    names it: what matched was re-pointed, the rest waits for an operator (its discrepancies
+    show both sides), and the change is no longer open, so it may be requested again.
+    Returns how many changes closed, by status.
+    """
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _rec_closing AS
+        SELECT c.action_item_number,
+               CASE WHEN EXISTS (SELECT 1 FROM reconciliation_discrepancies d
+                                 WHERE d.action_item_number = c.action_item_number)
+                    THEN 'DISCREPANT' ELSE 'RECONCILED' END AS status
+        FROM bill_cycle_changes c
+        WHERE c.status = 'ANSWERED' AND c.effective_at <= $now
+          AND NOT EXISTS (SELECT 1 FROM reconciliation_matches m
+                          WHERE m.action_item_number = c.action_item_number AND m.status = 'PENDING')
+    """, {"now": now})  # fmt: skip
+    con.execute("UPDATE bill_cycle_changes SET status = k.status FROM _rec_closing k "
+                "WHERE bill_cycle_changes.action_item_number = k.action_item_number")
+    closed = dict(con.execute("SELECT status, count(*) FROM _rec_closing GROUP BY ALL").fetchall())
+    con.execute("DROP TABLE _rec_closing")
+    return {status: closed.get(status, 0) for status in ("RECONCILED", "DISCREPANT")}
 
 
 def pending_matches(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT count(*) FROM reconciliation_matches WHERE status = 'PENDING'").fetchone()[0]
 
 
-__all__ = ["pending_matches", "repoint_due", "write_outcome"]
+__all__ = ["close_changes", "pending_matches", "repoint_due", "write_outcome"]

@@ -370,7 +370,7 @@ CREATE TABLE bill_cycle_changes (
     new_bill_cycle_day INTEGER NOT NULL,
     effective_at       TIMESTAMPTZ NOT NULL,
     execution_id       BIGINT,
-    status             VARCHAR NOT NULL DEFAULT 'REQUESTED',  -- REQUESTED | ANSWERED | RECONCILED
+    status             VARCHAR NOT NULL DEFAULT 'REQUESTED',  -- REQUESTED | FAILED | ANSWERED | RECONCILED | DISCREPANT
     created_at         TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
