@@ -680,8 +680,8 @@ timezone = "Europe/London"  # cron schedules are read in this zone unless one na
 # grace_seconds = 30      # not started this long after its slot: late
 # max_duration_seconds = 900
 
-# Built-in probes: provisioning_errors, adaptor_errors (Normal), provisioning_slots,
-# requests_waiting (Punctual), extract_files (Completed). Override any key of one (enabled =
+# Built-in probes: provisioning_errors, adaptor_errors, reconciliation_discrepancies (Normal),
+# provisioning_slots, requests_waiting (Punctual), extract_files (Completed). Override any key of one (enabled =
 # false switches it off), or add your own; recipients: log:, webhook:URL, email:ADDRESS, file:PATH.
 # [probes.adaptor_errors]
 # recipients = ["log:", "webhook:http://alerts.example.com/hook", "email:ops@example.com"]

@@ -3,6 +3,7 @@ hysteresis (no spam from a flapping value), probe failures, the slot ledger, Com
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -236,8 +237,8 @@ def test_builtin_probes_and_config_tables(tmp_path):
         '[probes.adaptor_errors]\nwarning = 0.5\nrecipients = ["webhook:http://127.0.0.1:9/x"]\n'
         '[probes.stuck_batches]\ntype = "Punctual"\nkind = "batches_waiting"\nwarning = 0\n')
     config = load_config(tmp_path, env={})
-    assert {"provisioning_errors", "adaptor_errors", "provisioning_slots", "requests_waiting", "extract_files",
-            "stuck_batches"} <= set(config.probes)
+    assert {"provisioning_errors", "adaptor_errors", "reconciliation_discrepancies", "provisioning_slots",
+            "requests_waiting", "extract_files", "stuck_batches"} <= set(config.probes)
     assert config.probes["adaptor_errors"].warning == 0.5 and config.probes["adaptor_errors"].severe == 0.2
     (tmp_path / "cmp.toml").write_text('[probes.broken]\ntype = "Normal"\nkind = "nope"\nwarning = 1\n')
     with pytest.raises(ConfigError, match="probes.broken: kind of a Normal probe must be one of"):
@@ -307,3 +308,20 @@ def test_the_other_kinds_measure_what_they_say(con, tmp_path, clock):
     assert result("early") == ("reconciliation", 2.0, "warning")  # one early run + one run too many
     assert result("ran") == ("reconciliation", 1.0, "success")
     assert result("never") == ("billing", 0.0, "severe")
+
+
+def test_builtin_reconciliation_probe_alerts_on_a_discrepant_bill_cycle(con, tmp_path, clock):
+    from engine.probes.builtin import builtin_probes
+
+    probe = dataclasses.replace(builtin_probes()["reconciliation_discrepancies"], recipients=("file:alerts.jsonl",))
+    r = runner(con, tmp_path, clock, reconciliation_discrepancies=probe)
+    add_execution(con, clock(), read=2000, errors=4, job="reconciliation")  # 0.2 %: a few, as expected
+    add_execution(con, clock(), read=500, errors=400, job="provisioning")  # another job's errors do not count
+    assert r.run("reconciliation_discrepancies").outcome == "success"
+    clock.advance(3600)
+    add_execution(con, clock(), read=2000, errors=96, job="reconciliation")  # 100 of 4,000 in the day: 2.5 %
+    run = r.run("reconciliation_discrepancies")
+    assert run.outcome == "warning" and run.results[0]["subject"] == "reconciliation"
+    assert run.results[0]["value"] == pytest.approx(0.025)
+    (doc,) = sent(tmp_path)
+    assert doc["event"] == "trigger" and doc["probe"] == "reconciliation_discrepancies"

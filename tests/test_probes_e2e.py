@@ -91,7 +91,8 @@ def test_probes_actor_runs_due_probes_in_the_engine(ray_local, home: Path):
         + '\n[probes.always_one]\nquery = "SELECT 1"\nwarning = 0\ninterval_seconds = 1\n'
           'recipients = ["file:e2e.jsonl"]\n'
         + "".join(f"\n[probes.{n}]\nenabled = false\n" for n in
-                  ("provisioning_errors", "adaptor_errors", "provisioning_slots", "requests_waiting", "extract_files")))
+                  ("provisioning_errors", "adaptor_errors", "reconciliation_discrepancies", "provisioning_slots",
+                   "requests_waiting", "extract_files")))
     config = load_config(home, env={})
     store = StoreActor.options(name="Store-probes-test", namespace="cmp").remote(str(config.db_path))
     call(store.pid.remote())
