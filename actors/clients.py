@@ -50,8 +50,8 @@ class StoreClient:
     def lookup(cls, namespace: str = "cmp") -> "StoreClient":
         # Ray rebuilds the handle's class by unpickling it, which imports the Store's module tree;
         # if that import fails there, Ray quietly puts in a stand-in whose methods refuse every
-        # positional argument ("too many positional arguments", seen once from a `cmpctl submit`
-        # job). Imported here first, a real import error is raised as itself.
+        # positional argument ("too many positional arguments"). Imported here first, an import
+        # error is raised as itself (see actors/submit.py RUNTIME_ENV_CONFIG for the one seen).
         import actors.store  # noqa: F401
 
         return cls(actor(names.STORE, namespace))

@@ -36,6 +36,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 # Not shipped: the venv, git history, local data and caches (Ray's working_dir limit is 500 MiB).
 EXCLUDES = [".venv", ".git", "data", "__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", "build", "dist",
             "bench/out", ".cmp-demo", "*.duckdb", "*.age"]
+# The job's driver only calls the engine's actors (which run under their own environment), so
+# only its own node needs the project: no eager install of it on every node at ray.init().
+# (Nodes that share a temp dir, as test clusters on one machine do, would otherwise unpack the
+# same package over the running driver's files: "No module named …" once in a while.)
+RUNTIME_ENV_CONFIG = {"eager_install": False}
 RESULT_MARK = "CMP-EXECUTION "
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
@@ -95,7 +100,7 @@ def submit(address: str, job: str, params: dict[str, str], key: str, *, namespac
                 client,
                 entrypoint=entrypoint,
                 submission_id=sid,
-                runtime_env={"working_dir": str(project_dir), "excludes": EXCLUDES},
+                runtime_env={"working_dir": str(project_dir), "excludes": EXCLUDES, "config": RUNTIME_ENV_CONFIG},
                 metadata={"cmp_job": job, "cmp_key_sha256": hashlib.sha256(key.encode()).hexdigest()},
                 entrypoint_num_cpus=0,
             )
