@@ -681,8 +681,9 @@ timezone = "Europe/London"  # cron schedules are read in this zone unless one na
 # max_duration_seconds = 900
 
 # Built-in probes: provisioning_errors, adaptor_errors, reconciliation_discrepancies (Normal),
-# provisioning_slots, requests_waiting (Punctual), extract_files (Completed). Override any key of one (enabled =
-# false switches it off), or add your own; recipients: log:, webhook:URL, email:ADDRESS, file:PATH.
+# provisioning_slots, requests_waiting (Punctual), extract_files (Completed). Override any key
+# of one (enabled = false switches it off), or add your own; recipients: log:, webhook:URL,
+# email:ADDRESS, file:PATH.
 # [probes.adaptor_errors]
 # recipients = ["log:", "webhook:http://alerts.example.com/hook", "email:ops@example.com"]
 # [probes.stuck_batches]

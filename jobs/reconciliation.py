@@ -8,7 +8,7 @@ discrepancy with both sides and every matched pair as a pending match, and the c
 ANSWERED; then (2) re-points every pending match whose effective time has come (``ctx.now``):
 the old record is end-dated, a new one carries the new OCS instance; (3) a change that took
 effect with nothing left to re-point closes: RECONCILED, or DISCREPANT when a discrepancy
-names it (an operator's turn; the change is no longer open and may be requested again).
+names it (what the OCS and the engine disagree on is left for an operator).
 A later run (a daily schedule) re-points what was still in the future. A second run over the
 same input creates nothing.
 

@@ -137,7 +137,7 @@ def close_changes(con: duckdb.DuckDBPyConnection, *, now: datetime) -> dict[str,
 
     RECONCILED when the OCS and the engine agreed on all of it; DISCREPANT when any discrepancy
     names it: what matched was re-pointed, the rest waits for an operator (its discrepancies
-    show both sides), and the change is no longer open, so it may be requested again.
+    show both sides, `cmpctl jobs show EXEC --discrepancies N`).
     Returns how many changes closed, by status.
     """
     con.execute("""
