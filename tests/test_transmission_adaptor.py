@@ -306,3 +306,25 @@ def test_sender_timeout_and_refused_connection_are_transient(con):
     assert len(notes) == 2 and all(n.startswith("CONNECTION_ERROR") for n in notes)
     assert json.loads(con.execute("SELECT attributes FROM network_requests WHERE sequence = 10").fetchone()[0])[
         "subscriptionId"] == "SUB-0000001"
+
+
+def test_a_cancel_that_comes_as_the_wake_up_event_is_set_is_not_lost():
+    """Python 3.11's ``wait_for`` returned the event's result instead of the cancellation here,
+    so a cancelled adaptor ran on for ever (a test hung so once); its waits use asyncio.timeout."""
+
+    async def main() -> bool:
+        event = asyncio.Event()
+
+        async def loop() -> None:
+            while True:
+                await Adaptor._wait(event, 10)
+                event.clear()
+
+        task = asyncio.create_task(loop())
+        await asyncio.sleep(0)  # the loop waits on the event now
+        event.set()
+        task.cancel()  # in the same turn of the event loop
+        await asyncio.wait({task}, timeout=2)
+        return task.cancelled()
+
+    assert asyncio.run(main())

@@ -214,11 +214,15 @@ class Adaptor:
 
     @staticmethod
     async def _wait(event: asyncio.Event, timeout: float) -> bool:
-        """Wait for ``event`` or ``timeout``; True if the event was set (the caller clears it)."""
+        """Wait for ``event`` or ``timeout``; True if the event was set (the caller clears it).
+
+        ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` loses a cancellation
+        that arrives as the event is set, and a cancelled adaptor then runs on for ever."""
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     # ------------------------------------------------------------------ chains and requests
@@ -327,11 +331,7 @@ class Adaptor:
         assert stop is not None
         if stop.is_set():
             return True
-        try:
-            await asyncio.wait_for(stop.wait(), delay)
-            return True
-        except asyncio.TimeoutError:
-            return False
+        return await self._wait(stop, delay)
 
     async def _drain(self) -> None:
         """The graceful end: chains finish or are cut off, last flush, release the rest."""

@@ -75,9 +75,10 @@ class InHand:
 
     async def flush_loop(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._flush_now.wait(), self.flush_seconds)
-            except asyncio.TimeoutError:
+            try:  # (not wait_for: on Python 3.11 it can lose a cancellation)
+                async with asyncio.timeout(self.flush_seconds):
+                    await self._flush_now.wait()
+            except TimeoutError:
                 pass
             self._flush_now.clear()
             await self.flush()
