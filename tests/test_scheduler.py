@@ -279,7 +279,7 @@ def test_cmpctl_schedules_list_and_slots(store, clock, tmp_path, monkeypatch):
                                    '[schedules.hourly]\njob = "provisioning"\ncron = "15 * * * *"\ntimezone = "UTC"\n')
     schedules = schedules_from_config(load_config(home, env={}))
     Scheduler(store, schedules, clock=clock).tick()
-    monkeypatch.setattr(cli, "_store", lambda _home: store)  # the running engine's Store facade
+    monkeypatch.setattr(cli.source, "store", lambda _home: store)  # the running engine's Store facade
     runner = CliRunner()
     listed = runner.invoke(cli.app, ["schedules", "list", "--home", str(home), "--json"])
     assert listed.exit_code == 0, listed.output
