@@ -1,39 +1,41 @@
-"""Batches and daemons."""
+"""Batches (the audit of every loaded file) and the engine's daemons."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from cli import source
-from cli.options import HomeOpt, JsonOpt, _print_json, out
-
+from cli.options import HomeOpt, JsonOpt, LimitOpt
+from cli.render import Column, emit_json, out, render, render_record
 
 batches_app = typer.Typer(help="Batch audit: loaded files, counts and erroring records.", no_args_is_help=True)
 daemons_app = typer.Typer(help="The engine's daemons.", no_args_is_help=True)
 
+BATCH_COLUMNS = (
+    Column("batch", "batch_id"), Column("category", "category"), Column("type", "batch_type"),
+    Column("dir", "direction"), Column("stage", "stage"), Column("records", "records", count=True),
+    Column("valid", "valid_records", count=True), Column("errors", "error_records", count=True),
+    Column("file", "file_name"), Column("created", "created_at"),
+)
+BATCH_FIELDS = ("batch_id", "category", "batch_type", "direction", "stage", "stage_at", "records",
+                "valid_records", "error_records", "file_name", "identifier", "sha256", "trace_id")
+ERROR_COLUMNS = (
+    Column("line", "line_no", count=True),
+    Column("reasons", lambda e: "\n".join(e["reasons"])),
+    Column("record", lambda e: e["raw"][:200], max_width=60),
+)
+DAEMON_COLUMNS = (
+    Column("name", "name"), Column("state", "state"), Column("last poll", "last_poll_at"),
+    Column("last error", "last_error"),
+)
+
 
 @batches_app.command("list")
-def batches_list(
-    limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 50,
-    home: HomeOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+def batches_list(limit: LimitOpt = 50, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Batches with category, type, direction, stage and record counts."""
-    rows = source.store(home).list_batches(limit)
-    if json_out:
-        _print_json(rows)
-        return
-    table = Table()
-    for col in ("batch", "category", "type", "dir", "stage", "records", "valid", "errors", "file", "created"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["batch_id"]), r["category"], r["batch_type"], r["direction"], r["stage"],
-                      f"{r['records']:,}", f"{r['valid_records']:,}", f"{r['error_records']:,}",
-                      r["file_name"] or "", f"{r['created_at']:%Y-%m-%d %H:%M:%S}")
-    out.print(table)
+    render(source.reader(home).list_batches(limit), BATCH_COLUMNS, json_out)
 
 
 @batches_app.command("show")
@@ -45,41 +47,21 @@ def batches_show(
     json_out: JsonOpt = False,
 ) -> None:
     """One batch: its file, counts, triggered jobs and (with --errors) its erroring records."""
-    batch = source.store(home).show_batch(batch_id, limit if errors else 0)
+    batch = source.reader(home).show_batch(batch_id, errors=limit if errors else 0)
     if json_out:
-        _print_json(batch)
+        emit_json(batch)
         return
-    for key in ("batch_id", "category", "batch_type", "direction", "stage", "stage_at", "records",
-                "valid_records", "error_records", "file_name", "identifier", "sha256", "trace_id"):
-        out.print(f"{key:<14} {batch.get(key)}")
+    render_record(batch, False, fields=BATCH_FIELDS)
     for trig in batch.get("triggers", []):
-        out.print(f"trigger        {trig['job']} {trig['status']}")
+        out.print(f"{'trigger':<14} {trig['job']} {trig['status']}", markup=False)
     if errors:
-        table = Table(title=f"Erroring records of batch {batch_id}")
-        table.add_column("line", justify="right")
-        table.add_column("reasons")
-        table.add_column("record", max_width=60, no_wrap=True)
-        for e in batch.get("errors", []):
-            table.add_row(str(e["line_no"]), "\n".join(e["reasons"]), e["raw"][:200])
-        out.print(table)
+        render(batch.get("errors", []), ERROR_COLUMNS, False, title=f"Erroring records of batch {batch_id}")
 
 
 @daemons_app.command("list")
 def daemons_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Daemons with type, category, activity, state, last poll and last error."""
-    rows = source.store(home).list_daemons()
-    if json_out:
-        _print_json(rows)
-        return
-    table = Table()
-    for col in ("name", "state", "last poll", "last error"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["name"], r["state"], f"{r['last_poll_at']:%H:%M:%S}" if r["last_poll_at"] else "-",
-                      r["last_error"] or "")
-    out.print(table)
-
-
+    render(source.reader(home).list_daemons(), DAEMON_COLUMNS, json_out)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 
 from cli import batches, files, jobs, lifecycle, netsim_demo, network_requests, probes, schedules, tracing
-from cli.options import err
+from cli.render import err
 from engine.errors import EngineError
 
 app = typer.Typer(
     name="cmpctl",
-    help="Operate the cmp-provisioning engine: files, keys, loads, jobs, network requests, probes.",
+    help="Operate the cmp-provisioning engine: files, keys, loads, jobs, network requests, probes.\n\n"
+    "Times are shown in UTC (2026-12-06 20:46:11Z); --json gives them in ISO 8601 with the offset.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -8,14 +8,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from cli.options import HomeOpt, JsonOpt, _config, _home, _print_json, err, out
-from engine.errors import UsageError
+from cli.options import HomeOpt, JsonOpt, home_config, home_dir
+from cli.render import emit_json, err, out, render_record
 from engine import age
+from engine.errors import UsageError
 from engine.fsutil import open_input, open_output
-
 
 keys_app = typer.Typer(help="age identities and recipients (age-keygen compatible).", no_args_is_help=True)
 gen_app = typer.Typer(help="Generate realistic synthetic generic files.", no_args_is_help=True)
+
+IdentityOpt = Annotated[
+    Optional[list[Path]], typer.Option("-i", "--identity", help="Identity file (repeatable; default: the home's).")
+]
 
 
 # --- init and keys ---------------------------------------------------------------------------
@@ -25,13 +29,13 @@ def init(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Create a home: config with defaults, an identity + recipient pair, the database, the folders."""
     from engine.home import init_home
 
-    result = init_home(_home(home))
+    result = init_home(home_dir(home))
+    doc = {"home": str(result.home), "created": list(result.created), "recipient": result.recipient}
     if json_out:
-        _print_json({"home": str(result.home), "created": list(result.created), "recipient": result.recipient})
+        emit_json(doc)
         return
-    out.print(f"home       {result.home}")
-    out.print(f"recipient  {result.recipient}")
-    out.print("created    " + (", ".join(result.created) if result.created else "nothing (already complete)"))
+    render_record({**doc, "created": ", ".join(result.created) or "nothing (already complete)"}, False,
+                  fields=("home", "recipient", "created"))
 
 
 @keys_app.command("generate")
@@ -57,10 +61,7 @@ def keys_recipient(
     identity: Annotated[Optional[Path], typer.Option("-i", "--identity", help="Print the recipient of this identity file instead.")] = None,
 ) -> None:
     """Print this home's recipient (age1…), or that of an identity file (like `age-keygen -y`)."""
-    from engine.home import home_identities
-
-    identities = age.load_identities(identity) if identity else home_identities(_config(home))
-    for ident in identities:
+    for ident in _identities([identity] if identity else None, home):
         sys.stdout.write(f"{ident.recipient()}\n")
 
 
@@ -94,16 +95,21 @@ def encrypt(
 
 def decrypt(
     file: Annotated[str, typer.Argument(help="age file (binary or armored), or - for stdin.")],
-    identity: Annotated[Optional[list[Path]], typer.Option("-i", "--identity", help="Identity file (repeatable; default: the home's).")] = None,
+    identity: IdentityOpt = None,
     output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output file (default stdout).")] = None,
     home: HomeOpt = None,
 ) -> None:
     """Decrypt an age file (age-compatible, streaming); a damaged file exits 4 and writes no file."""
-    from engine.home import home_identities
-
-    idents = [i for p in identity for i in age.load_identities(p)] if identity else home_identities(_config(home))
+    idents = _identities(identity, home)
     with open_input(file) as src, open_output(output) as dst:
         age.decrypt(src, dst, idents)
+
+
+def _identities(files: list[Path] | None, home: Path | None) -> list[age.Identity]:
+    """The identities of these files, else the home's."""
+    from engine.home import home_identities
+
+    return [i for path in files for i in age.load_identities(path)] if files else home_identities(home_config(home))
 
 
 # --- validate ----------------------------------------------------------------------------------
@@ -111,7 +117,7 @@ def decrypt(
 
 def validate(
     file: Annotated[Path, typer.Argument(help="Generic file (.jsonl.age) to check.")],
-    identity: Annotated[Optional[list[Path]], typer.Option("-i", "--identity", help="Identity file (default: the home's).")] = None,
+    identity: IdentityOpt = None,
     plain: Annotated[bool, typer.Option("--plain", help="The file is plaintext JSON Lines, not encrypted.")] = False,
     max_errors: Annotated[int, typer.Option("--max-errors", help="List at most this many bad records.")] = 1000,
     home: HomeOpt = None,
@@ -122,15 +128,12 @@ def validate(
     Exit 0: all records valid; 1: bad records (each listed with line and reasons);
     4: the file itself is rejected (damaged, wrong key, bad header, wrong record count).
     """
-    from engine.home import home_identities
     from engine.validate import validate_file
 
-    idents = None
-    if not plain:
-        idents = [i for p in identity for i in age.load_identities(p)] if identity else home_identities(_config(home))
+    idents = None if plain else _identities(identity, home)
     report = validate_file(file, idents, plain=plain, max_listed=max_errors)
     if json_out:
-        _print_json(report.to_dict())
+        emit_json(report.to_dict())
     else:
         _render_validation(report)
     raise typer.Exit(0 if report.ok else 1)
@@ -171,7 +174,7 @@ def gen_orders(
     from engine import synth
     from engine.home import home_recipient
 
-    recips = [] if plain else ([age.Recipient.parse(r) for r in recipient] if recipient else [home_recipient(_config(home))])
+    recips = [] if plain else ([age.Recipient.parse(r) for r in recipient] if recipient else [home_recipient(home_config(home))])
     with open_output(output) as raw:
         if plain:
             header = synth.write_orders(raw, count, seed=seed, bad_share=bad_share, identifier=identifier)
@@ -179,8 +182,6 @@ def gen_orders(
             with age.open_encrypt(raw, recips) as sink:
                 header = synth.write_orders(sink, count, seed=seed, bad_share=bad_share, identifier=identifier)
     err.print(f"wrote {output}: {count:,} orders, identifier {header.identifier}")
-
-
 
 
 def register(app: typer.Typer) -> None:

@@ -2,45 +2,45 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
-from rich.table import Table
 
 from cli import source
-from cli.options import HomeOpt, JsonOpt, _params, _print_json, out
-from cli.tracing import _tracing
-
+from cli.options import HomeOpt, JobArg, JsonOpt, LimitOpt, ParamOpt, home_config, parse_params
+from cli.render import Column, emit_json, out, render, render_record
+from cli.tracing import trace_this_command
 
 jobs_app = typer.Typer(help="Batch jobs: run by hand, show executions and their history.", no_args_is_help=True)
 
-
-def _print_execution(doc: dict, json_out: bool) -> None:
-    if json_out:
-        _print_json(doc)
-        return
-    for key in ("execution_id", "job", "status", "trigger", "params", "batch_id", "records_read", "records_ok",
-                "records_error", "started_at", "ended_at", "error", "result", "trace_id"):
-        if doc.get(key) not in (None, "", {}):
-            out.print(f"{key:<14} {doc[key]}", markup=False)
+JOB_COLUMNS = (
+    Column("job", "name"), Column("params", lambda j: ", ".join(j["params"]) or "-"),
+    Column("description", "description"),
+)
+#: one execution, as `jobs run`, `jobs show` and `submit --follow` print it
+EXECUTION_FIELDS = ("execution_id", "job", "status", "trigger", "params", "batch_id", "records_read", "records_ok",
+                    "records_error", "started_at", "ended_at", "error", "result", "trace_id")
+HISTORY_COLUMNS = (
+    Column("exec", "execution_id"), Column("job", "job"), Column("status", "status"), Column("trigger", "trigger"),
+    Column("batch", "batch_id"), Column("read", "records_read", count=True), Column("ok", "records_ok", count=True),
+    Column("error", "records_error", count=True), Column("started", "started_at"),
+)
+DISCREPANCY_COLUMNS = (
+    Column("class", "discrepancy"), Column("subscription", "subscription_id"), Column("kind", "record_kind"),
+    Column("ocs id", "ocs_id"), Column("engine side", "engine_side"), Column("ocs side", "ocs_side"),
+)
 
 
 @jobs_app.command("list")
 def jobs_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """The jobs this engine runs and the parameters they take."""
-    rows = source.store(home).list_jobs()
-    if json_out:
-        _print_json(rows)
-        return
-    for r in rows:
-        out.print(f"{r['name']:<16} params: {', '.join(r['params']) or '-':<12} {r['description']}", markup=False)
+    render(source.reader(home).list_jobs(), JOB_COLUMNS, json_out)
 
 
 @jobs_app.command("run")
 def jobs_run(
-    job: Annotated[str, typer.Argument(help="Job name (see `cmpctl jobs list`).")],
-    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="key=value (repeatable).")] = None,
+    job: JobArg,
+    param: ParamOpt = None,
     key: Annotated[Optional[str], typer.Option("--key", help="Idempotency key: a second run with it returns the first.")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the execution to finish.")] = False,
     home: HomeOpt = None,
@@ -52,21 +52,21 @@ def jobs_run(
     from actors.clients import call
     from engine import telemetry
 
-    _tracing(home)
+    trace_this_command(home_config(home))
     store = source.store(home)
     run_key = key or f"manual:{uuid.uuid4()}"
     # The trace starts here; the job's span in the Store is its child (traceparent passed explicitly).
     with telemetry.span(f"cmpctl jobs run {job}", attributes={"cmp.job": job, "cmp.key": run_key}):
-        ref = store.start("run_job", job, _params(param), trigger="manual", key=run_key,
+        ref = store.start("run_job", job, parse_params(param), trigger="manual", key=run_key,
                           traceparent=telemetry.inject())
         doc = call(ref) if wait else _started(store, ref, run_key)
     telemetry.flush()
-    _print_execution(doc, json_out)
+    render_record(doc, json_out, fields=EXECUTION_FIELDS)
     if doc.get("status") == "FAILED":
         raise typer.Exit(1)
 
 
-def _started(store, ref, key: str) -> dict:
+def _started(store: Any, ref: Any, key: str) -> dict[str, Any]:
     """Return as soon as the execution row exists (or the run finished or was refused)."""
     from actors.clients import call, is_ready
 
@@ -85,50 +85,26 @@ def jobs_show(execution_id: Annotated[int, typer.Argument(help="Execution id.")]
                   "--discrepancies", min=0,
                   help="Reconciliation: list the first N discrepancies with both sides.")] = 10) -> None:
     """One job execution: status, parameters, counts, result, error (and a reconciliation's discrepancies)."""
-    store = source.store(home)
-    doc = store.job_execution(execution_id)
-    report = store.reconciliation_report(execution_id, discrepancies) if doc.get("job") == "reconciliation" else None
-    if report is not None and json_out:
-        doc = {**doc, "discrepancies": report}
-    _print_execution(doc, json_out)
-    if report is not None and not json_out:
-        _print_discrepancies(report)
-
-
-def _print_discrepancies(report: dict) -> None:
-    by_class = ", ".join(f"{k} {v:,}" for k, v in report["by_class"].items()) or "none"
-    out.print(f"{'discrepancies':<14} {report['total']:,} ({by_class})", markup=False)
-    if not report["first"]:
+    reader = source.reader(home)
+    doc = reader.job_execution(execution_id)
+    report = reader.reconciliation_report(execution_id, limit=discrepancies) \
+        if doc.get("job") == "reconciliation" else None
+    if json_out:
+        emit_json(doc if report is None else {**doc, "discrepancies": report})
         return
-    table = Table()
-    for col in ("class", "subscription", "kind", "ocs id", "engine side", "ocs side"):
-        table.add_column(col, overflow="fold")
-    for d in report["first"]:
-        table.add_row(d["discrepancy"], d["subscription_id"], d["record_kind"] or "", d["ocs_id"] or "",
-                      json.dumps(d["engine_side"]) if d["engine_side"] else "-",
-                      json.dumps(d["ocs_side"]) if d["ocs_side"] else "-")
-    out.print(table)
+    render_record(doc, False, fields=EXECUTION_FIELDS)
+    if report is not None:
+        by_class = ", ".join(f"{k} {v:,}" for k, v in report["by_class"].items()) or "none"
+        out.print(f"{'discrepancies':<14} {report['total']:,} ({by_class})", markup=False)
+        if report["first"]:
+            render(report["first"], DISCREPANCY_COLUMNS, False)
 
 
 @jobs_app.command("history")
 def jobs_history(job: Annotated[Optional[str], typer.Argument(help="Only this job.")] = None,
-                 limit: Annotated[int, typer.Option("--limit")] = 50, home: HomeOpt = None,
-                 json_out: JsonOpt = False) -> None:
+                 limit: LimitOpt = 50, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Past executions, newest first."""
-    rows = source.store(home).job_history(job, limit)
-    if json_out:
-        _print_json(rows)
-        return
-    table = Table()
-    for col in ("exec", "job", "status", "trigger", "batch", "read", "ok", "error", "started"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["execution_id"]), r["job"], r["status"], r["trigger"], str(r["batch_id"] or ""),
-                      f"{r['records_read']:,}", f"{r['records_ok']:,}", f"{r['records_error']:,}",
-                      f"{r['started_at']:%Y-%m-%d %H:%M:%S}")
-    out.print(table)
-
-
+    render(source.reader(home).job_history(job, limit=limit), HISTORY_COLUMNS, json_out)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,13 +7,19 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from cli import source
-from cli.options import HomeOpt, JsonOpt, _config, _params, _print_json, err, out
+from cli.batches import DAEMON_COLUMNS
+from cli.jobs import EXECUTION_FIELDS
+from cli.options import HomeOpt, JobArg, JsonOpt, ParamOpt, home_config, parse_params
+from cli.render import Column, emit_json, err, out, render, render_record, when
+from cli.tracing import trace_this_command
 from engine.errors import EngineError
-from cli.jobs import _print_execution
-from cli.tracing import _tracing
+
+ACTOR_COLUMNS = (
+    Column("name", lambda a: a["name"] or a["role"]), Column("state", "state"), Column("pid", "pid"),
+    Column("Ray restarts", "restarts"), Column("last error", "last_error"),
+)
 
 
 def up(
@@ -22,11 +28,10 @@ def up(
     json_out: JsonOpt = False,
 ) -> None:
     """Start (or connect to) Ray, then the Supervisor, which starts and watches the engine's actors."""
-    from actors.clients import StoreClient
     from actors.supervisor import start_supervisor
-    from engine import runtime
 
-    config = _config(home)
+    runtime = source.runtime()
+    config = home_config(home)
     run = runtime.read_run(config)
     if address or config.ray.address:
         run = runtime.connect(config, address or config.ray.address)
@@ -40,21 +45,20 @@ def up(
             run = runtime.start_local_head(config)
     runtime.write_run(config, run)
     start_supervisor(config)  # idempotent: a second `up` finds the running Supervisor
-    daemons = StoreClient.lookup(config.ray.namespace).list_daemons()
+    daemons = source.store_of(config).list_daemons()
     if json_out:
-        _print_json({"address": run.address, "dashboard": run.dashboard_url, "daemons": daemons})
+        emit_json({"address": run.address, "dashboard": run.dashboard_url, "daemons": daemons})
         return
     out.print(f"engine up on Ray {run.address}" + (f"   dashboard {run.dashboard_url}" if run.dashboard_url else ""))
-    for d in daemons:
-        out.print(f"  {d['name']:<55} {d['state']}")
+    render(daemons, DAEMON_COLUMNS, False)
 
 
 def down(home: HomeOpt = None) -> None:
     """Stop the engine cleanly: Supervisor, then daemons (file in hand finished, claims released), then Store."""
     from actors.supervisor import drain_engine
-    from engine import runtime
 
-    config = _config(home)
+    runtime = source.runtime()
+    config = home_config(home)
     run = runtime.read_run(config)
     try:
         runtime.connect(config)
@@ -71,45 +75,27 @@ def down(home: HomeOpt = None) -> None:
 
 def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """Daemons (state, last poll), queue depths by request status, running jobs, firing alerts, dashboard URL."""
-    from actors.clients import StoreClient
-    from actors.supervisor import supervisor_report
-
-    config, run = source.connect(home)
-    snap = StoreClient.lookup(config.ray.namespace).status()
-    actors = supervisor_report(config)
-    doc = {"address": run.address, "dashboard": run.dashboard_url,
-           "supervisor": "RUNNING" if actors is not None else "ABSENT", "actors": actors or [], **snap}
+    doc = source.status_document(home)
     if json_out:
-        _print_json(doc)
+        emit_json(doc)
         return
     out.print(f"Ray {doc['address']}   dashboard {doc['dashboard'] or '-'}   supervisor {doc['supervisor']}")
-    table = Table(title="daemons")
-    for col in ("name", "state", "last poll", "last error"):
-        table.add_column(col, overflow="fold")
-    for d in doc["daemons"]:
-        table.add_row(d["name"], d["state"], f"{d['last_poll_at']:%Y-%m-%d %H:%M:%S}" if d["last_poll_at"] else "-",
-                      d["last_error"] or "")
-    out.print(table)
-    table = Table(title="actors")
-    for col in ("name", "state", "pid", "Ray restarts", "last error"):
-        table.add_column(col, overflow="fold")
-    for a in doc["actors"]:
-        table.add_row(a["name"] or a["role"], a["state"], str(a["pid"]), str(a["restarts"]), a["last_error"] or "")
-    out.print(table)
+    render(doc["daemons"], DAEMON_COLUMNS, False, title="daemons")
+    render(doc["actors"], ACTOR_COLUMNS, False, title="actors")
     depths = ", ".join(f"{target} " + " ".join(f"{st}={n:,}" for st, n in by.items())
                        for target, by in doc["queue_depths"].items())
     out.print(f"network requests: {depths or 'none'}")
     for j in doc["running_jobs"]:
-        out.print(f"running: {j['job']} execution {j['execution_id']} ({j['trigger']}) since {j['started_at']:%H:%M:%S}")
+        out.print(f"running: {j['job']} execution {j['execution_id']} ({j['trigger']}) since {when(j['started_at'])}")
     out.print(f"running jobs: {len(doc['running_jobs'])}   firing alerts: {len(doc['alerts'])}")
     for a in doc["alerts"]:
         out.print(f"  ALERT {a['severity']} {a['probe']} on {a['subject']}: {a['message'] or ''}", markup=False)
 
 
 def submit(
-    job: Annotated[str, typer.Argument(help="Job name (see `cmpctl jobs list`).")],
+    job: JobArg,
     address: Annotated[Optional[str], typer.Option("--address", help="Ray Jobs API (dashboard) address, e.g. http://HEAD:8265; default: the running engine's dashboard.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="key=value (repeatable).")] = None,
+    param: ParamOpt = None,
     key: Annotated[Optional[str], typer.Option("--key", help="Idempotency key: a second submit with it returns the first.")] = None,
     follow: Annotated[bool, typer.Option("--follow", help="Tail the job's logs until it ends.")] = False,
     home: HomeOpt = None,
@@ -119,23 +105,23 @@ def submit(
     import uuid
 
     from actors import submit as jobs_api
-    from engine import runtime
 
-    config = _config(home)
-    run = runtime.read_run(config)
+    config = home_config(home)
+    run = source.runtime().read_run(config)
     target = address or (run.dashboard_url if run and run.dashboard_url else "") or \
         f"http://{config.ray.dashboard_host}:{config.ray.dashboard_port}"
-    sub = jobs_api.submit(target, job, _params(param), key or f"submit:{uuid.uuid4()}", namespace=config.ray.namespace)
+    sub = jobs_api.submit(target, job, parse_params(param), key or f"submit:{uuid.uuid4()}",
+                          namespace=config.ray.namespace)
     doc = sub.to_dict()
     if follow:  # logs go to stderr, so that --json keeps stdout to one document
         doc["status"], doc["execution"] = jobs_api.follow(target, sub.submission_id, write=sys.stderr.write)
     if json_out:
-        _print_json(doc)
+        emit_json(doc)
     else:
         out.print(f"{'existing' if sub.existing else 'submitted'} {sub.submission_id}: {doc['status']}"
                   f"   (dashboard {target})")
         if doc.get("execution"):
-            _print_execution(doc["execution"], False)
+            render_record(doc["execution"], False, fields=EXECUTION_FIELDS)
     if doc["status"] in ("FAILED", "STOPPED") or (doc.get("execution") or {}).get("status") == "FAILED":
         raise typer.Exit(1)
 
@@ -148,24 +134,23 @@ def load(
     json_out: JsonOpt = False,
 ) -> None:
     """Hand a file to the right Load daemon of the running engine (exit 4 if it is refused)."""
-    from engine.loading.submit import submit_file, wait_for_outcome
-    from actors.clients import StoreClient
     from engine import telemetry
+    from engine.loading.submit import submit_file, wait_for_outcome
 
     config, _ = source.connect(home)
-    store = StoreClient.lookup(config.ray.namespace)
-    _tracing(home)
+    store = source.store_of(config)
+    trace_this_command(config)
     # The trace starts here: the copy carries this span's traceparent to the daemon (an xattr).
     with telemetry.span(f"cmpctl load {file.name}", attributes={"cmp.file": file.name}):
         submitted = submit_file(config, file, store.committed_file, traceparent=telemetry.inject())
         if not wait:
             doc = {"status": "submitted", "daemon": submitted.daemon, "path": str(submitted.path)}
-            _print_json(doc) if json_out else out.print(f"submitted to {submitted.daemon}: {submitted.path.name}")
+            emit_json(doc) if json_out else out.print(f"submitted to {submitted.daemon}: {submitted.path.name}")
             return
         outcome = wait_for_outcome(store, submitted, timeout=timeout, progress=None if json_out else err)
     telemetry.flush()
     if json_out:
-        _print_json(outcome)
+        emit_json(outcome)
     elif outcome["status"] == "loaded":
         out.print(f"batch {outcome['batch_id']}: {outcome['records']:,} records, "
                   f"{outcome['valid']:,} valid, {outcome['errors']:,} erroring")
@@ -173,7 +158,6 @@ def load(
         if not json_out:
             err.print(f"cmpctl: rejected: {outcome['reason']}", markup=False)
         raise typer.Exit(4)
-
 
 
 def register(app: typer.Typer) -> None:

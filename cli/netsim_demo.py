@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
-from cli.options import JsonOpt, _print_json, err, out
+from cli.options import JsonOpt
+from cli.render import Column, emit_json, err, out, render
 from engine.errors import UsageError
-
 
 netsim_app = typer.Typer(help="The network simulator (OCS and Openet APIs) for tests and demos.", no_args_is_help=True)
 
@@ -39,6 +39,13 @@ def netsim_serve(
     raise typer.Exit(netsim_main(argv + list(ctx.args)))
 
 
+CHECK_COLUMNS = (
+    Column("step", "step"),
+    Column("result", lambda c: Text(c["detail"]) if c["ok"] else Text.assemble(("FAILED ", "red"), c["detail"])),
+    Column("at", lambda c: f"{c['seconds']:.1f}s"),
+)
+
+
 
 
 def demo(
@@ -56,17 +63,11 @@ def demo(
 
     report = run_demo(orders, keep=keep, progress=(lambda line: None) if json_out else err.print)
     if json_out:
-        _print_json({"ok": report.ok, "home": str(report.home) if keep else None,
+        emit_json({"ok": report.ok, "home": str(report.home) if keep else None,
                      "dashboard": report.dashboard_url, "summary": report.summary,
                      "checks": [c.__dict__ for c in report.checks]})
     else:
-        table = Table(title=f"cmpctl demo: {orders:,} orders", show_lines=False)
-        table.add_column("step")
-        table.add_column("result")
-        table.add_column("at", justify="right")
-        for c in report.checks:
-            table.add_row(c.step, ("" if c.ok else "[red]FAILED[/red] ") + c.detail, f"{c.seconds:.1f}s")
-        out.print(table)
+        render([c.__dict__ for c in report.checks], CHECK_COLUMNS, False, title=f"cmpctl demo: {orders:,} orders")
         requests = report.summary.get("requests") or {}
         for target, depths in sorted(requests.items()):
             out.print(f"requests {target}: " + ", ".join(f"{s} {n:,}" for s, n in sorted(depths.items())))
@@ -80,8 +81,6 @@ def demo(
         out.print("demo " + ("passed" if report.ok else "FAILED"))
     if not report.ok:
         raise typer.Exit(1)
-
-
 
 
 def register(app: typer.Typer) -> None:

@@ -1,41 +1,36 @@
-"""What every command shares: the --home and --json options, the home's config, output."""
+"""The options several commands share, and the home they point at."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from engine.config import default_home, load_config
+from engine.config import Config, default_home, load_config
 from engine.errors import UsageError
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 HomeOpt = Annotated[
     Optional[Path],
     typer.Option("--home", help="Engine home (default: $CMP_HOME, else ~/.cmp).", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document and nothing else.")]
+ParamOpt = Annotated[Optional[list[str]], typer.Option("--param", "-p", help="key=value (repeatable).")]
+LimitOpt = Annotated[int, typer.Option("--limit", help="At most this many, newest first.")]
+JobArg = Annotated[str, typer.Argument(help="Job name (see `cmpctl jobs list`).")]
 
 
-def _home(home: Path | None) -> Path:
+def home_dir(home: Path | None) -> Path:
     return (home or default_home()).expanduser().resolve()
 
 
-def _config(home: Path | None):
-    return load_config(_home(home))
+def home_config(home: Path | None) -> Config:
+    """The home's configuration: cmp.toml < CMP_* environment variables."""
+    return load_config(home_dir(home))
 
 
-def _print_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
-
-
-def _params(pairs: list[str] | None) -> dict[str, str]:
+def parse_params(pairs: list[str] | None) -> dict[str, str]:
+    """``--param key=value`` pairs as a dict (a later key wins)."""
     params = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")

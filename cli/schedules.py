@@ -1,27 +1,28 @@
-"""Cron schedules and their slot ledger."""
+"""Cron schedules of jobs and their slot ledger."""
 
 from __future__ import annotations
 
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from cli import source
-from cli.options import HomeOpt, JsonOpt, _config, _print_json, out
+from cli.options import HomeOpt, JsonOpt, LimitOpt, home_config
+from cli.render import Column, render
 from engine.errors import UsageError
 
+schedules_app = typer.Typer(help="Cron schedules of jobs and their slot ledger (times in UTC).", no_args_is_help=True)
 
-schedules_app = typer.Typer(help="Cron schedules of jobs and their slot ledger.", no_args_is_help=True)
-
-
-def _fmt_time(value, tz_name: str | None = None) -> str:
-    if value is None:
-        return "-"
-    from engine.schedule.cron import zone
-
-    local = value.astimezone(zone(tz_name)) if tz_name else value
-    return f"{local:%Y-%m-%d %H:%M %Z}"
+SCHEDULE_COLUMNS = (
+    Column("schedule", lambda s: s["name"] + ("" if s["enabled"] else " (off)")), Column("job", "job"),
+    Column("cron", "cron"), Column("tz", "timezone"), Column("next slot", "next_slot"),
+    Column("last slot", "last_slot"), Column("status", "last_status"),
+)
+SLOT_COLUMNS = (
+    Column("schedule", "schedule"), Column("slot", "slot_at"), Column("status", "status"),
+    Column("exec", "execution_id"), Column("started", "started_at"), Column("ended", "ended_at"),
+    Column("reason", "reason"),
+)
 
 
 @schedules_app.command("list")
@@ -30,9 +31,8 @@ def schedules_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     from engine.schedule import schedules_from_config, system_clock
     from engine.schedule.cron import next_slot
 
-    config = _config(home)
-    schedules = schedules_from_config(config)
-    last = source.store(home).last_slots([s.name for s in schedules])
+    schedules = schedules_from_config(home_config(home))
+    last = source.reader(home).last_slots([s.name for s in schedules])
     now = system_clock()
     rows = []
     for s in schedules:
@@ -41,24 +41,14 @@ def schedules_list(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
                      "catch_up": s.catch_up, "next_slot": next_slot(s.cron, s.timezone, now) if s.enabled else None,
                      "last_slot": slot.get("slot_at"), "last_status": slot.get("status"),
                      "last_reason": slot.get("reason")})
-    if json_out:
-        _print_json(rows)
-        return
-    table = Table()
-    for col in ("schedule", "job", "cron", "tz", "next slot", "last slot", "status"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["name"] + ("" if r["enabled"] else " (off)"), r["job"], r["cron"], r["timezone"],
-                      _fmt_time(r["next_slot"], r["timezone"]), _fmt_time(r["last_slot"], r["timezone"]),
-                      r["last_status"] or "-")
-    out.print(table)
+    render(rows, SCHEDULE_COLUMNS, json_out)
 
 
 @schedules_app.command("slots")
 def schedules_slots(
     schedule: Annotated[Optional[str], typer.Argument(help="Only this schedule.")] = None,
     status: Annotated[Optional[str], typer.Option("--status", help="due, late, started, succeeded, failed, overran or missed.")] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 50,
+    limit: LimitOpt = 50,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -67,20 +57,7 @@ def schedules_slots(
 
     if status is not None and status not in STATUSES:
         raise UsageError(f"unknown slot status {status!r}", hint=f"use one of: {', '.join(STATUSES)}")
-    rows = source.store(home).schedule_slots(schedule, status=status, limit=limit)
-    if json_out:
-        _print_json(rows)
-        return
-    table = Table()
-    for col in ("schedule", "slot (UTC)", "status", "exec", "started", "ended", "reason"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["schedule"], _fmt_time(r["slot_at"], "UTC"), r["status"], str(r["execution_id"] or ""),
-                      f"{r['started_at']:%H:%M:%S}" if r["started_at"] else "-",
-                      f"{r['ended_at']:%H:%M:%S}" if r["ended_at"] else "-", r["reason"] or "")
-    out.print(table)
-
-
+    render(source.reader(home).schedule_slots(schedule, status=status, limit=limit), SLOT_COLUMNS, json_out)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,31 +1,65 @@
-"""Where the CLI's data comes from: the running engine, joined through Ray."""
+"""Where cmpctl's data comes from: the running engine, joined through Ray.
+
+Every command reaches the engine through this module and nowhere else, so that the route can
+change in one place. The console (issue 15) is to answer the read-only commands (status, lists,
+shows) over HTTP JSON when the engine runs: ``reader`` and ``status_document`` are where they
+switch to it; commands that change something keep ``store``, the Ray path.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from cli.options import _config
+from cli.options import home_config
 
-
-def connect(home: Path | None, address: str | None = None):
-    """Join the running engine's Ray (exit 3 when there is none)."""
-    from engine import runtime
-
-    config = _config(home)
-    run = runtime.connect(config, address)
-    return config, run
+if TYPE_CHECKING:
+    from actors.clients import StoreClient
+    from engine.config import Config
+    from engine.runtime import RayRun
 
 
-def store(home: Path | None):
-    """The running engine's Store facade (exit 3 when no engine runs)."""
+def runtime() -> ModuleType:
+    """``engine.runtime``, the engine's one Ray module (imported on first use: file commands
+    never pay for importing Ray)."""
+    from engine import runtime as ray_runtime
+
+    return ray_runtime
+
+
+def connect(home: Path | None, address: str | None = None) -> tuple[Config, RayRun]:
+    """Join the running engine's Ray (EngineNotRunning, exit 3, when there is none)."""
+    config = home_config(home)
+    return config, runtime().connect(config, address)
+
+
+def store_of(config: Config) -> StoreClient:
+    """The Store of the engine this process has joined: the one place the CLI looks it up."""
     from actors.clients import StoreClient
 
-    config, _ = connect(home)
     return StoreClient.lookup(config.ray.namespace)
 
 
-def probe_store(home: Path | None):
-    from actors.clients import StoreClient
-
+def store(home: Path | None) -> StoreClient:
+    """The running engine's Store, for commands that change something (exit 3 when none runs)."""
     config, _ = connect(home)
-    return config, StoreClient.lookup(config.ray.namespace)
+    return store_of(config)
+
+
+def reader(home: Path | None) -> StoreClient:
+    """The running engine's Store, for commands that only read. Today the same Store as
+    ``store``; this is where read-only commands will move to the console's JSON endpoint."""
+    return store(home)
+
+
+def status_document(home: Path | None) -> dict[str, Any]:
+    """``cmpctl status``: where Ray runs, the Supervisor and its actors, and the Store's snapshot
+    (daemons, queue depths, running jobs, firing alerts)."""
+    from actors.supervisor import supervisor_report
+
+    config, run = connect(home)
+    snapshot = store_of(config).status()
+    actors = supervisor_report(config)
+    return {"address": run.address, "dashboard": run.dashboard_url,
+            "supervisor": "RUNNING" if actors is not None else "ABSENT", "actors": actors or [], **snapshot}

@@ -8,15 +8,17 @@ from typing import Annotated
 import typer
 
 from cli import source
-from cli.options import HomeOpt, JsonOpt, _config, _print_json, out
+from cli.options import HomeOpt, JsonOpt, home_config
+from cli.render import emit_json, out
+from engine.config import Config
 from engine.errors import EngineError, UsageError
 
 
-def _tracing(home: Path | None) -> None:
+def trace_this_command(config: Config) -> None:
     """Export this command's spans as the home's config says (traces/ by default)."""
     from engine import telemetry
 
-    telemetry.configure(telemetry.Settings.from_config(_config(home)), component="cli")
+    telemetry.configure(telemetry.Settings.from_config(config), component="cli")
 
 
 def trace(
@@ -29,7 +31,7 @@ def trace(
     from engine.telemetry.jsonl import read_spans
     from engine.telemetry.tree import render_tree, span_tree
 
-    config = _config(home)
+    config = home_config(home)
     trace_id = _trace_id_of(home, target)
     spans = read_spans(config.traces_dir, trace_id)
     if not spans:
@@ -38,7 +40,7 @@ def trace(
                             "with otlp, look the trace up in the collector")
     roots = span_tree(spans)
     if json_out:
-        _print_json({"trace_id": trace_id, "spans": len(spans), "tree": roots})
+        emit_json({"trace_id": trace_id, "spans": len(spans), "tree": roots})
         return
     out.print(render_tree(trace_id, roots))
 
@@ -61,7 +63,7 @@ def _trace_id_of(home: Path | None, target: str) -> str:
         ("job_executions", "execution_id", "job execution")
     try:
         store = source.store(home)
-        doc = store.show_batch(int(ident), 0) if table == "batches" else store.job_execution(int(ident))
+        doc = store.show_batch(int(ident), errors=0) if table == "batches" else store.job_execution(int(ident))
         found = (doc.get("trace_id"),)
     except EngineError as exc:
         if isinstance(exc, NotFound):
@@ -79,7 +81,7 @@ def _read_only_row(home: Path | None, sql: str, params: list) -> tuple | None:
 
     from engine.errors import EngineNotRunning
 
-    db = _config(home).db_path
+    db = home_config(home).db_path
     try:
         con = duckdb.connect(str(db), read_only=True)
     except duckdb.Error as exc:
@@ -89,8 +91,6 @@ def _read_only_row(home: Path | None, sql: str, params: list) -> tuple | None:
         return con.execute(sql, params).fetchone()
     finally:
         con.close()
-
-
 
 
 def register(app: typer.Typer) -> None:

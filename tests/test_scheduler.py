@@ -287,7 +287,7 @@ def test_cmpctl_schedules_list_and_slots(store, clock, tmp_path, monkeypatch):
     assert set(rows) == {"hourly", "provisioning", "reconciliation"}
     assert (rows["provisioning"]["cron"], rows["provisioning"]["timezone"]) == ("* * * * *", "Europe/London")
     assert rows["provisioning"]["last_status"] == "succeeded"
-    assert rows["provisioning"]["last_slot"].startswith("2026-03-02 09:00:00")
+    assert rows["provisioning"]["last_slot"] == "2026-03-02T09:00:00+00:00"  # ISO 8601, UTC
     assert rows["hourly"]["last_status"] is None and rows["hourly"]["next_slot"] is not None
     assert rows["reconciliation"]["enabled"] is False and rows["reconciliation"]["next_slot"] is None
     table = runner.invoke(cli.app, ["schedules", "list", "--home", str(home)], env={"COLUMNS": "200"})
