@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.exits import ExitCode, exit_with
 from cli.options import HomeOpt, JsonOpt, home_config, home_dir
 from cli.render import emit_json, err, out, render_record
 from engine import age
@@ -136,7 +137,7 @@ def validate(
         emit_json(report.to_dict())
     else:
         _render_validation(report)
-    raise typer.Exit(0 if report.ok else 1)
+    exit_with(ExitCode.OK if report.ok else ExitCode.FOUND_ERRORS)
 
 
 def _render_validation(report) -> None:

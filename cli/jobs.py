@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from cli import source
+from cli.exits import ExitCode, exit_with
 from cli.options import HomeOpt, JobArg, JsonOpt, LimitOpt, ParamOpt, home_config, parse_params
 from cli.render import Column, emit_json, out, render, render_record
 from cli.tracing import trace_this_command
@@ -63,7 +64,7 @@ def jobs_run(
     telemetry.flush()
     render_record(doc, json_out, fields=EXECUTION_FIELDS)
     if doc.get("status") == "FAILED":
-        raise typer.Exit(1)
+        exit_with(ExitCode.FOUND_ERRORS)
 
 
 def _started(store: Any, ref: Any, key: str) -> dict[str, Any]:

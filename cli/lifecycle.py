@@ -11,6 +11,7 @@ import typer
 from cli import source
 from cli.batches import DAEMON_COLUMNS
 from cli.jobs import EXECUTION_FIELDS
+from cli.exits import ExitCode, exit_with
 from cli.options import HomeOpt, JobArg, JsonOpt, ParamOpt, home_config, parse_params
 from cli.render import Column, emit_json, err, out, render, render_record, when
 from cli.tracing import trace_this_command
@@ -123,7 +124,7 @@ def submit(
         if doc.get("execution"):
             render_record(doc["execution"], False, fields=EXECUTION_FIELDS)
     if doc["status"] in ("FAILED", "STOPPED") or (doc.get("execution") or {}).get("status") == "FAILED":
-        raise typer.Exit(1)
+        exit_with(ExitCode.FOUND_ERRORS)
 
 
 def load(
@@ -157,7 +158,7 @@ def load(
     if outcome["status"] == "rejected":
         if not json_out:
             err.print(f"cmpctl: rejected: {outcome['reason']}", markup=False)
-        raise typer.Exit(4)
+        exit_with(ExitCode.REJECTED)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.text import Text
 
+from cli.exits import ExitCode, exit_with
 from cli.options import JsonOpt
 from cli.render import Column, emit_json, err, out, render
 from engine.errors import UsageError
@@ -80,7 +81,7 @@ def demo(
             out.print(f"home kept at {report.home}")
         out.print("demo " + ("passed" if report.ok else "FAILED"))
     if not report.ok:
-        raise typer.Exit(1)
+        exit_with(ExitCode.FOUND_ERRORS)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from cli import source
+from cli.exits import ExitCode, exit_with
 from cli.options import HomeOpt, JsonOpt, LimitOpt, home_config
 from cli.render import Column, emit_json, number, out, render
 from engine.errors import UsageError
@@ -57,7 +58,7 @@ def probes_run(name: Annotated[str, typer.Argument(help="Probe name (see `cmpctl
             out.print(f"  alert {e['alert_id']} {e['event']} → {len(e['deliveries'])} recipients"
                       + (f" (failed: {', '.join(failed)})" if failed else ""), markup=False)
     if run["outcome"] != "success":
-        raise typer.Exit(1)
+        exit_with(ExitCode.FOUND_ERRORS)
 
 
 @probes_app.command("history")
