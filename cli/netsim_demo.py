@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.text import Text
 
+from cli import source
 from cli.exits import ExitCode, exit_with
 from cli.options import JsonOpt
 from cli.render import Column, emit_json, err, out, render
@@ -62,6 +63,7 @@ def demo(
     """
     from actors.demo import run_demo
 
+    source.runtime()  # the demo starts and joins a local Ray: keep Ray's own lines off stderr
     report = run_demo(orders, keep=keep, progress=(lambda line: None) if json_out else err.print)
     if json_out:
         emit_json({"ok": report.ok, "home": str(report.home) if keep else None,

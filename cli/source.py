@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from cli.exits import debugging
 from cli.options import home_config
 
 if TYPE_CHECKING:
@@ -21,11 +22,28 @@ if TYPE_CHECKING:
 
 
 def runtime() -> ModuleType:
-    """``engine.runtime``, the engine's one Ray module (imported on first use: file commands
-    never pay for importing Ray)."""
+    """``engine.runtime``, the engine's one Ray module, with Ray's own log lines kept off stderr
+    unless ``--debug`` (imported on first use: file commands never pay for importing Ray)."""
     from engine import runtime as ray_runtime
 
+    _quiet_ray(not debugging())
     return ray_runtime
+
+
+def _quiet_ray(quiet: bool) -> None:
+    """Keep Ray's driver log lines off stderr (or let them through again).
+
+    Every ray.init logs "Connecting to existing Ray cluster at address: …" and "Connected to Ray
+    cluster. View the dashboard at …" at INFO on the "ray" logger, whose handler writes to
+    stderr. ray.init sets that logger's level itself (its ``logging_level``, INFO by default)
+    and the engine's actors and runtime call ray.init, so the threshold goes on the logger's
+    handlers, which ray.init leaves alone: warnings and errors still show. (Ray installed the
+    handler when engine.runtime imported it.)
+    """
+    import logging
+
+    for handler in logging.getLogger("ray").handlers:
+        handler.setLevel(logging.WARNING if quiet else logging.NOTSET)
 
 
 def connect(home: Path | None, address: str | None = None) -> tuple[Config, RayRun]:
