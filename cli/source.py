@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from actors.clients import StoreClient
     from engine.config import Config
     from engine.runtime import RayRun
+    from engine.store.readonly import TraceSubject
 
 
 def runtime() -> ModuleType:
@@ -81,3 +82,17 @@ def status_document(home: Path | None) -> dict[str, Any]:
     actors = supervisor_report(config)
     return {"address": run.address, "dashboard": run.dashboard_url,
             "supervisor": "RUNNING" if actors is not None else "ABSENT", "actors": actors or [], **snapshot}
+
+
+def trace_id(home: Path | None, subject: TraceSubject, ident: int) -> str | None:
+    """The trace id recorded on a batch or job execution (None: it ran untraced): from the
+    running engine's Store, else, when no engine answers, from the database file read-only."""
+    from engine.errors import EngineNotRunning, StoreBusy
+    from engine.store.readonly import recorded_trace_id
+
+    try:
+        engine = reader(home)
+        doc = engine.show_batch(ident, errors=0) if subject == "batch" else engine.job_execution(ident)
+    except (EngineNotRunning, StoreBusy):
+        return recorded_trace_id(home_config(home).db_path, subject, ident)
+    return doc.get("trace_id") or None

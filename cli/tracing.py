@@ -1,9 +1,10 @@
-"""Traces: the span tree of a job execution or a file load."""
+"""Traces: the span tree of a job execution or a file load, and this command's own spans."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,7 +12,10 @@ from cli import source
 from cli.options import HomeOpt, JsonOpt, home_config
 from cli.render import emit_json, out
 from engine.config import Config
-from engine.errors import EngineError, UsageError
+from engine.errors import NotFound, UsageError
+
+if TYPE_CHECKING:
+    from engine.store.readonly import TraceSubject
 
 
 def trace_this_command(config: Config) -> None:
@@ -27,7 +31,6 @@ def trace(
     json_out: JsonOpt = False,
 ) -> None:
     """The span tree of one job execution or file load, with durations (from traces/*.jsonl)."""
-    from engine.errors import NotFound
     from engine.telemetry.jsonl import read_spans
     from engine.telemetry.tree import render_tree, span_tree
 
@@ -46,11 +49,8 @@ def trace(
 
 
 def _trace_id_of(home: Path | None, target: str) -> str:
-    """The trace id of an execution or ``batch:ID``: from the running engine's Store, else
-    (engine down) from the database file opened read-only."""
-    import re
-
-    from engine.errors import NotFound
+    """A trace id as given, or that of an execution (``12``, ``exec:12``) or a batch (``batch:3``)."""
+    from engine.store.readonly import SUBJECT_NAMES
 
     target = target.strip()
     if re.fullmatch(r"[0-9a-f]{32}", target):
@@ -59,38 +59,11 @@ def _trace_id_of(home: Path | None, target: str) -> str:
     if kind not in ("", "batch", "exec", "execution") or not ident.isdigit():
         raise UsageError(f"not an execution id, batch:ID or trace id: {target!r}",
                          hint="e.g. `cmpctl trace 12` or `cmpctl trace batch:3`")
-    table, column, what = ("batches", "batch_id", "batch") if kind == "batch" else \
-        ("job_executions", "execution_id", "job execution")
-    try:
-        store = source.store(home)
-        doc = store.show_batch(int(ident), errors=0) if table == "batches" else store.job_execution(int(ident))
-        found = (doc.get("trace_id"),)
-    except EngineError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        found = _read_only_row(home, f"SELECT trace_id FROM {table} WHERE {column} = ?", [int(ident)])
+    subject: TraceSubject = "batch" if kind == "batch" else "execution"
+    found = source.trace_id(home, subject, int(ident))
     if found is None:
-        raise NotFound(f"no {what} {ident}")
-    if not found[0]:
-        raise NotFound(f"{what} {ident} has no trace id", hint="it ran with telemetry.exporter = none")
-    return str(found[0])
-
-
-def _read_only_row(home: Path | None, sql: str, params: list) -> tuple | None:
-    import duckdb
-
-    from engine.errors import EngineNotRunning
-
-    db = home_config(home).db_path
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as exc:
-        raise EngineNotRunning(f"cannot read {db}: {exc}", hint="start the engine (`cmpctl up`) or stop "
-                               "whatever holds the database") from None
-    try:
-        return con.execute(sql, params).fetchone()
-    finally:
-        con.close()
+        raise NotFound(f"{SUBJECT_NAMES[subject]} {ident} has no trace id", hint="it ran with telemetry.exporter = none")
+    return found
 
 
 def register(app: typer.Typer) -> None:
