@@ -33,7 +33,8 @@ app = typer.Typer(
 def _root(
     debug: Annotated[bool, typer.Option(
         "--debug", envvar="CMP_DEBUG",
-        help="On an error, show the traceback; show Ray's own log lines. Also CMP_DEBUG=1.")] = False,
+        help="Before the command (cmpctl --debug status): on an error, show the traceback first; "
+        "let Ray's own log lines through.")] = False,
 ) -> None:
     # Runs before every command. Ray reads its auth mode when it is imported: the engine's
     # clusters use token authentication (engine/runtime.py), so say so before any command can

@@ -52,8 +52,8 @@ def debugging() -> bool:
 
 
 # typer's own exits and usage errors pass through to typer, which prints them (exit 0 or 2).
-# Their base class is click's ClickException: recent typers carry their own copy of click, older
-# ones use click itself, so it is found through typer's public BadParameter.
+# Their base class is click's ClickException. Typer carries its own copy of click since 0.26 (in
+# a private module), so the class is found through typer's public BadParameter.
 _CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 _FRAMEWORK: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, _CLICK_EXCEPTION)
 
