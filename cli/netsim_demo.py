@@ -67,8 +67,8 @@ def demo(
     report = run_demo(orders, keep=keep, progress=(lambda line: None) if json_out else err.print)
     if json_out:
         emit_json({"ok": report.ok, "home": str(report.home) if keep else None,
-                     "dashboard": report.dashboard_url, "summary": report.summary,
-                     "checks": [c.__dict__ for c in report.checks]})
+                   "dashboard": report.dashboard_url, "summary": report.summary,
+                   "checks": [c.__dict__ for c in report.checks]})
     else:
         render([c.__dict__ for c in report.checks], CHECK_COLUMNS, False, title=f"cmpctl demo: {orders:,} orders")
         requests = report.summary.get("requests") or {}
