@@ -17,9 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 needs_age = pytest.mark.skipif(not have_age_tool(), reason="the Debian age tool is not installed (make test installs it as root)")
 
 
-def cmpctl(*args: str, home: Path | None = None, input: bytes | None = None, check=True):
+def cmpctl(*args: str, home: Path | None = None, input: bytes | None = None, check=True, env: dict | None = None):
     cmd = [sys.executable, "-m", "cli", *args] + (["--home", str(home)] if home else [])
-    proc = subprocess.run(cmd, capture_output=True, input=input, cwd=REPO, timeout=120)
+    environ = {k: v for k, v in os.environ.items() if k != "CMP_DEBUG"} | (env or {})
+    proc = subprocess.run(cmd, capture_output=True, input=input, cwd=REPO, timeout=120, env=environ)
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} exited {proc.returncode}: {proc.stderr.decode()}")
     return proc
@@ -112,3 +113,87 @@ def test_usage_errors_exit_2(home):
     assert cmpctl("gen", "orders", "-o", "x", home=home, check=False).returncode == 2
     proc = cmpctl("encrypt", "-", home=None, input=b"x", check=False)
     assert proc.returncode == 2 and b"recipient" in proc.stderr
+
+
+# -- errors, --debug and exit codes ---------------------------------------------------------------
+
+
+def test_exit_codes_are_the_contracts_and_the_engine_errors_own():
+    from cli.exits import ExitCode
+    from engine.errors import (AgeHmacError, ConfigError, DuplicateFile, EngineNotRunning, InputRejected, NotFound,
+                               UsageError)
+
+    assert [int(c) for c in (ExitCode.OK, ExitCode.FOUND_ERRORS, ExitCode.USAGE, ExitCode.NOT_RUNNING,
+                             ExitCode.REJECTED)] == [0, 1, 2, 3, 4]  # CLI.md
+    assert UsageError.exit_code == ConfigError.exit_code == ExitCode.USAGE
+    assert EngineNotRunning.exit_code == ExitCode.NOT_RUNNING
+    assert InputRejected.exit_code == AgeHmacError.exit_code == DuplicateFile.exit_code == ExitCode.REJECTED
+    assert NotFound.exit_code == ExitCode.FOUND_ERRORS
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(home, tmp_path):
+    r = cmpctl("keys", "recipient", home=home).stdout.decode().strip()
+    enc = bytearray(cmpctl("encrypt", "-r", r, "-", input=os.urandom(1000)).stdout)
+    enc[-20] ^= 1
+    quiet = cmpctl("decrypt", "-", home=home, input=bytes(enc), check=False)
+    assert quiet.returncode == 4 and "Traceback" not in quiet.stderr.decode()
+    for args, env in ((["--debug", "decrypt", "-"], {}), (["decrypt", "-"], {"CMP_DEBUG": "1"})):
+        loud = cmpctl(*args, home=home, input=bytes(enc), check=False, env=env)
+        err = loud.stderr.decode()
+        assert loud.returncode == 4, err  # --debug changes what is shown, not the exit code
+        assert "Traceback (most recent call last)" in err and "engine.age" in err
+        assert err.strip().splitlines()[-1] == quiet.stderr.decode().strip()  # the same line, last
+    assert cmpctl("decrypt", "-", home=home, input=bytes(enc), check=False,
+                  env={"CMP_DEBUG": "0"}).stderr.decode() == quiet.stderr.decode()
+
+
+def test_an_unexpected_error_is_one_line_naming_its_type(home):
+    # a file that is not there is not (yet) an EngineError: the boundary still answers in one line
+    proc = cmpctl("validate", "/nonexistent/orders.jsonl.age", home=home, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert err.splitlines() == [err.strip()] and "Traceback" not in err
+    assert err.startswith("cmpctl: FileNotFoundError: ") and "/nonexistent/orders.jsonl.age" in err
+    assert err.strip().endswith("(run with --debug for the traceback)")
+    loud = cmpctl("--debug", "validate", "/nonexistent/orders.jsonl.age", home=home, check=False)
+    assert loud.returncode == 1 and "Traceback (most recent call last)" in loud.stderr.decode()
+
+
+@pytest.mark.parametrize("raised, code, line", [
+    (KeyError("batch_id"), 1, "cmpctl: KeyError: 'batch_id' (run with --debug for the traceback)"),
+    (RuntimeError("first line\nsecond line"), 1, "cmpctl: RuntimeError: first line (run with --debug for the traceback)"),
+    (KeyboardInterrupt(), 130, "cmpctl: interrupted"),
+])
+def test_any_exception_in_a_command_becomes_one_line_and_an_exit_code(monkeypatch, tmp_path, raised, code, line):
+    """In-process, through the app's own boundary (what main() runs): a command whose engine
+    call raises something that is not an EngineError."""
+    from typer.testing import CliRunner
+
+    import cli
+
+    def broken(home):
+        raise raised
+
+    monkeypatch.setattr(cli.source, "store", broken)
+    result = CliRunner().invoke(cli.app, ["batches", "list", "--home", str(tmp_path)])
+    assert result.exit_code == code and result.stdout == ""
+    assert result.stderr.strip() == line
+    debug = CliRunner().invoke(cli.app, ["--debug", "batches", "list", "--home", str(tmp_path)])
+    assert debug.exit_code == code and debug.stderr.strip().endswith(line)
+    if not isinstance(raised, KeyboardInterrupt):
+        assert "Traceback (most recent call last)" in debug.stderr and f"{type(raised).__name__}" in debug.stderr
+
+
+def test_an_error_raised_in_an_engine_actor_is_named_by_its_cause(monkeypatch, tmp_path):
+    from ray.exceptions import RayTaskError
+    from typer.testing import CliRunner
+
+    import cli
+
+    def broken(home):  # what actors.clients.call lets through when an actor method has a bug
+        raise RayTaskError("StoreActor.list_batches", "Traceback …\nKeyError: 'x'", KeyError("x")).as_instanceof_cause()
+
+    monkeypatch.setattr(cli.source, "store", broken)
+    result = CliRunner().invoke(cli.app, ["batches", "list", "--home", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "cmpctl: KeyError in the engine: 'x' (run with --debug for the traceback)"

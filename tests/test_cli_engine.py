@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def cmpctl(home: Path, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CMP_DAEMONS__LOAD_PROVISIONING__POLL_SECONDS": "0.2", "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**{k: v for k, v in os.environ.items() if k != "CMP_DEBUG"},
+           "CMP_DAEMONS__LOAD_PROVISIONING__POLL_SECONDS": "0.2", "RAY_USAGE_STATS_ENABLED": "0"}
     proc = subprocess.run([*CMPCTL, *args, "--home", str(home)], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=env)
     if check and proc.returncode != 0:
@@ -37,7 +38,7 @@ def running(tmp_path_factory):
     (home / "cmp.toml").write_text((home / "cmp.toml").read_text().replace(
         "dashboard_port = 8265", f"dashboard_port = {free_port()}"))
     up = cmpctl(home, "up", "--json")
-    yield home, json.loads(up.stdout)
+    yield home, json.loads(up.stdout), up.stderr
     cmpctl(home, "down", check=False)
 
 
@@ -51,7 +52,7 @@ def test_load_before_up_exits_3(tmp_path):
 
 
 def test_up_load_batches_down(running, tmp_path):
-    home, up = running
+    home, up, _ = running
     # no network configured: every daemon but the two transmission adaptors
     assert {d["name"] for d in up["daemons"]} == ENGINE_WITHOUT_NETWORK
     assert up["dashboard"].startswith("http://127.0.0.1:")
@@ -98,6 +99,20 @@ def test_up_load_batches_down(running, tmp_path):
     assert cmpctl(home, "jobs", "run", "nosuchjob", check=False).returncode == 2
     daemons = json.loads(cmpctl(home, "daemons", "list", "--json").stdout)
     assert all(d["state"] == "RUNNING" and d["last_poll_at"] for d in daemons)
+
+
+def test_commands_that_join_ray_print_nothing_of_rays_on_stderr(running):
+    """Every ray.init logs "Connecting to existing Ray cluster…" at INFO on stderr: an operator's
+    stderr is for cmpctl's own errors, so Ray's lines show only with --debug."""
+    home, _, up_stderr = running
+    assert up_stderr == ""  # starts a head, joins it, starts the Supervisor and the actors
+    for args in (("status", "--json"), ("status",), ("daemons", "list"), ("jobs", "history", "--limit", "1"),
+                 ("probes", "list", "--json")):
+        proc = cmpctl(home, *args)
+        assert proc.stderr == "", (args, proc.stderr)
+    loud = cmpctl(home, "--debug", "status", "--json")
+    assert "Connecting to existing Ray cluster" in loud.stderr  # they are there, and --debug shows them
+    assert json.loads(loud.stdout)["supervisor"] == "RUNNING"  # stdout still one JSON document
 
 
 def test_ports_for_the_local_head_are_free_and_outside_the_ephemeral_range(monkeypatch):

@@ -420,7 +420,7 @@ def test_jobs_show_lists_discrepancies_by_class_with_both_sides(tmp_path, monkey
     store, batch = build_case(tmp_path)
     try:
         doc = run(store, BEFORE, batch=batch)
-        monkeypatch.setattr(cli, "_store", lambda home: store)
+        monkeypatch.setattr(cli.source, "store", lambda home: store)
         runner = CliRunner()
         shown = runner.invoke(cli.app, ["jobs", "show", str(doc["execution_id"]), "--discrepancies", "2"])
         assert shown.exit_code == 0, shown.output

@@ -311,7 +311,7 @@ def test_a_provisioning_run_is_one_trace_from_cli_to_netsim(config, tmp_path):
     load_tree = CliRunner().invoke(cli.app, ["trace", f"batch:{batch}", "--home", str(config.home)])
     assert load_tree.exit_code == 0 and "load few.jsonl.age" in load_tree.output and "store commit" in load_tree.output
     missing = CliRunner().invoke(cli.app, ["trace", "999", "--home", str(config.home)])
-    assert missing.exit_code != 0 and "no job execution 999" in str(missing.exception)
+    assert missing.exit_code == 1 and missing.stderr.strip() == "cmpctl: no job execution 999"
 
 
 # -- across Ray processes -------------------------------------------------------------------------
