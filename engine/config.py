@@ -581,23 +581,20 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
                 raise ValueError(f"expected a string, got {type(value).__name__}")
             return str(value)
         origin = typing.get_origin(tp)
-        if origin is dict:  # a plain mapping of strings, e.g. a CSV column mapping
+        if origin is dict:
+            # A plain mapping of strings (schedule params, a CSV column mapping): a table in the
+            # file, or "k=v,k=v" from an environment variable or a flag.
+            if isinstance(value, str):
+                pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+                if any(not sep or not k.strip() for k, sep, _ in pairs):
+                    raise ValueError(f"expected key=value pairs separated by commas, got {value!r}")
+                value = {k.strip(): v.strip() for k, _, v in pairs}
             if not isinstance(value, Mapping):
                 raise ValueError(f"expected a table of names to values, got {type(value).__name__}")
             return {str(k): str(v) for k, v in value.items()}
         if origin is tuple:
             items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
             return tuple(str(v) for v in items)
-        if origin is dict:
-            # [schedules.<name>.params]: a table, or "k=v,k=v" from an environment variable.
-            if isinstance(value, str):
-                pairs = [p.partition("=") for p in value.split(",") if p.strip()]
-                if any(not sep for _, sep, _ in pairs):
-                    raise ValueError(f"expected key=value pairs separated by commas, got {value!r}")
-                value = {k.strip(): v.strip() for k, _, v in pairs}
-            if not isinstance(value, dict):
-                raise ValueError(f"expected a table, got {type(value).__name__}")
-            return {str(k): str(v) for k, v in value.items()}
         if origin in (types.UnionType, typing.Union):
             return value
     except (TypeError, ValueError) as exc:
