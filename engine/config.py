@@ -16,8 +16,9 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
+from engine.daemons import DAEMONS, TRANSMISSION, of_kind
 from engine.errors import ConfigError
 
 CONFIG_FILE = "cmp.toml"
@@ -66,41 +67,53 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
-class NetworkConfig:
-    ocs: EndpointConfig = EndpointConfig()
-    openet: EndpointConfig = EndpointConfig()
-
-
-@dataclass(frozen=True)
 class DaemonConfig:
     enabled: bool = True  # false: the daemon is not started
     poll_seconds: float = 2.0  # seconds between polls of its folder or queue
 
 
-#: Config names of the daemons of DOMAIN.md; the registry in actors/ maps them to classes.
-DAEMON_NAMES: tuple[str, ...] = (
-    "load_provisioning",
-    "load_bill_cycle",
-    "ocs_adaptor",
-    "openet_adaptor",
-    "extract_provisioning",
-    "extract_bill_cycle",
-)
+#: Config names of the daemons (engine/daemons.py).
+DAEMON_NAMES: tuple[str, ...] = tuple(d.config_name for d in DAEMONS)
 
 
-@dataclass(frozen=True)
-class DaemonsConfig:
-    load_provisioning: DaemonConfig = DaemonConfig()
-    load_bill_cycle: DaemonConfig = DaemonConfig()
-    ocs_adaptor: DaemonConfig = DaemonConfig(poll_seconds=0.5)
-    openet_adaptor: DaemonConfig = DaemonConfig(poll_seconds=1.0)
-    extract_provisioning: DaemonConfig = DaemonConfig(poll_seconds=10.0)
-    extract_bill_cycle: DaemonConfig = DaemonConfig(poll_seconds=10.0)
+class _SectionPerName:
+    """Base of a section generated with one sub-section per name (a daemon, an endpoint)."""
 
-    def get(self, name: str) -> DaemonConfig:
-        if name not in DAEMON_NAMES:
-            raise ConfigError(f"unknown daemon {name!r}", hint=f"known: {', '.join(DAEMON_NAMES)}")
+    SECTION = ""  # its key in cmp.toml
+
+    def get(self, name: str) -> Any:
+        names = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        if name not in names:
+            raise ConfigError(f"no section [{self.SECTION}.{name}]", hint=f"known: {', '.join(names)}")
         return getattr(self, name)
+
+
+def _section_per_name(cls_name: str, section: str, defaults: Mapping[str, Any]) -> type:
+    """A frozen section class with one field per name, each defaulting to its given section."""
+    fields = [(name, type(value), dataclasses.field(default=value)) for name, value in defaults.items()]
+    cls = dataclasses.make_dataclass(cls_name, fields, bases=(_SectionPerName,), frozen=True,
+                                     namespace={"SECTION": section})
+    cls.__module__ = __name__  # where pickle finds it (make_dataclass takes module= from Python 3.12)
+    return cls
+
+
+# [daemons.<name>] and [network.<endpoint>] have one section per row of the daemon table
+# (engine/daemons.py), so a daemon is declared once. The classes are made from the table; a
+# type checker sees them as below.
+if TYPE_CHECKING:
+    class DaemonsConfig(_SectionPerName):
+        def __init__(self, **daemons: DaemonConfig) -> None: ...
+        def __getattr__(self, config_name: str) -> DaemonConfig: ...
+        def get(self, config_name: str) -> DaemonConfig: ...
+
+    class NetworkConfig(_SectionPerName):
+        def __init__(self, **endpoints: EndpointConfig) -> None: ...
+        def __getattr__(self, endpoint: str) -> EndpointConfig: ...
+        def get(self, endpoint: str) -> EndpointConfig: ...
+else:
+    DaemonsConfig = _section_per_name(
+        "DaemonsConfig", "daemons", {d.config_name: DaemonConfig(poll_seconds=d.poll_seconds) for d in DAEMONS})
+    NetworkConfig = _section_per_name("NetworkConfig", "network", {d.endpoint: EndpointConfig() for d in of_kind(TRANSMISSION)})
 
 
 @dataclass(frozen=True)

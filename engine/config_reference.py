@@ -58,7 +58,9 @@ def _show(value: Any) -> str:
     return f'`"{value}"`'
 
 
-def _rows(cls: Any, prefix: str) -> list[tuple[str, str, str]]:
+def _rows(cls: Any, prefix: str, defaults: Any = None) -> list[tuple[str, str, str]]:
+    """The rows of section ``cls``; ``defaults``: the section's default instance where it is not
+    the class's own (a daemon's poll_seconds comes from its row of engine/daemons.py)."""
     rows: list[tuple[str, str, str]] = []
     types_ = cfg._field_types(cls)
     notes = _comments(cls)
@@ -67,15 +69,15 @@ def _rows(cls: Any, prefix: str) -> list[tuple[str, str, str]]:
             continue
         key = prefix + f.name
         tp = types_[f.name]
+        default = getattr(defaults, f.name) if defaults is not None else _default(f)
         if cfg._is_section(tp):
-            rows += _rows(tp, key + ".")
+            rows += _rows(tp, key + ".", default)
         elif entry := cfg._table_map(tp):
-            builtins = _default(f) or {}
-            names = ", ".join(f"`{n}`" for n in builtins) or "none"
+            names = ", ".join(f"`{n}`" for n in default or {}) or "none"
             rows.append((f"[{key}.<name>]", f"named tables; built in: {names}", notes.get(f.name, "")))
             rows += _rows(entry, key + ".<name>.")
         else:
-            rows.append((key, _show(_default(f)), notes.get(f.name, "")))
+            rows.append((key, _show(default), notes.get(f.name, "")))
     return rows
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 from engine import age
 from engine.config import CONFIG_FILE, DAEMON_NAMES, DEFAULT_TOML, Config, load_config
+from engine.daemons import EXTRACT, LOAD, of_kind
 from engine.errors import KeyFormatError, UsageError
 from engine.store import connect
 
-#: Daemons that read files from inbound/<name>/ and write to outbound/<name>/.
-INBOUND_DAEMONS = ("load_provisioning", "load_bill_cycle")
-OUTBOUND_DAEMONS = ("extract_provisioning", "extract_bill_cycle")
+#: Daemons that read files from inbound/<name>/, and those that write to outbound/<name>/.
+INBOUND_DAEMONS = tuple(d.config_name for d in of_kind(LOAD))
+OUTBOUND_DAEMONS = tuple(d.config_name for d in of_kind(EXTRACT))
 
 
 @dataclass(frozen=True)

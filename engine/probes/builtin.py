@@ -8,19 +8,6 @@ from __future__ import annotations
 
 from engine.config import ProbeConfig
 
-#: The daemon that serves each network target: alerts name the daemon concerned.
-TARGET_DAEMONS = {
-    "OCS": "Transmission/Provisioning/OCSadaptor",
-    "OPENET": "Transmission/Provisioning/OpenetBillCycleadaptor",
-}
-FILE_TARGET_DAEMON = "Extract/Provisioning/ToGenericFormat"
-
-
-def target_subject(target: str) -> str:
-    """``OCS`` → ``Transmission/Provisioning/OCSadaptor (OCS)``; file targets → the Extract daemon."""
-    daemon = TARGET_DAEMONS.get(target) or (FILE_TARGET_DAEMON if target.startswith("FILE:") else None)
-    return f"{daemon} ({target})" if daemon else target
-
 
 def builtin_probes() -> dict[str, ProbeConfig]:
     return {
@@ -48,4 +35,4 @@ def builtin_probes() -> dict[str, ProbeConfig]:
     }
 
 
-__all__ = ["FILE_TARGET_DAEMON", "TARGET_DAEMONS", "builtin_probes", "target_subject"]
+__all__ = ["builtin_probes"]
