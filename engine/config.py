@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from engine.daemons import DAEMONS, TRANSMISSION, of_kind
 from engine.errors import ConfigError
+from engine.notify import check_recipient
+from engine.probes.kinds import check_kind
 
 CONFIG_FILE = "cmp.toml"
 ENV_PREFIX = "CMP_"
@@ -139,17 +141,6 @@ class KeysConfig:
     recipients: tuple[str, ...] = ()  # extra recipients of outbound files (partners)
 
 
-PROBE_TYPES = ("Normal", "Punctual", "Completed", "SQL")
-#: Built-in probe kinds (engine/probes/kinds.py) by the probe type they belong to.
-PROBE_KINDS = {
-    "Normal": ("job_error_ratio", "adaptor_error_ratio", "load_error_ratio"),
-    "Punctual": ("schedule_slots", "requests_waiting", "batches_waiting", "early_or_frequent_runs"),
-    "Completed": ("job_zero_runs", "extract_zero_files"),
-    "SQL": (),
-}
-RECIPIENT_SCHEMES = ("log", "webhook", "email", "file")
-
-
 @dataclass(frozen=True)
 class ProbeConfig:
     """One ``[probes.<name>]`` table: what to measure, when, against what, and whom to tell."""
@@ -181,14 +172,11 @@ class ProbeConfig:
                 if isinstance(value, bool):
                     raise ValueError(f"{name} must be a number, got a boolean")
                 object.__setattr__(self, name, float(value))
-        if self.type not in PROBE_TYPES:
-            raise ValueError(f"type must be one of {', '.join(PROBE_TYPES)}, got {self.type!r}")
-        if self.type == "SQL":
-            if not self.query.strip():
-                raise ValueError("an SQL probe needs query = \"SELECT …\"")
-        elif self.kind not in PROBE_KINDS[self.type]:
-            raise ValueError(f"kind of a {self.type} probe must be one of {', '.join(PROBE_KINDS[self.type])}, "
-                             f"got {self.kind!r}")
+        # The kind is checked against the kinds table where the kinds live, the recipients
+        # against the notifiers' schemes: each is listed once, and neither imports the config.
+        check_kind(self.type, self.kind)
+        if self.type == "SQL" and not self.query.strip():
+            raise ValueError("an SQL probe needs query = \"SELECT …\"")
         if self.warning is None and self.severe is None:
             raise ValueError("give a threshold: warning and/or severe")
         if self.compare not in ("above", "below"):
@@ -198,15 +186,38 @@ class ProbeConfig:
         if min(self.window_seconds, self.for_seconds, self.keep_firing_for_seconds, self.max_wait_seconds) < 0:
             raise ValueError("window, for, keep_firing_for and max_wait seconds cannot be negative")
         for recipient in self.recipients:
-            scheme, sep, target = recipient.partition(":")
-            if not sep or scheme not in RECIPIENT_SCHEMES or (scheme != "log" and not target):
-                raise ValueError(f"recipient {recipient!r} must be log:, webhook:URL, email:ADDRESS or file:PATH")
+            check_recipient(recipient)
 
 
-def _builtin_probes() -> dict[str, ProbeConfig]:
-    from engine.probes.builtin import builtin_probes  # lazy: that module builds ProbeConfigs
+def builtin_probes() -> dict[str, ProbeConfig]:
+    """The Provisioning probes every engine has out of the box (DOMAIN.md §5, issue 6).
 
-    return builtin_probes()
+    A ``[probes.<name>]`` table with one of these names overrides only the keys it gives
+    (``enabled = false`` switches one off); other names add probes.
+    """
+    return {
+        "provisioning_errors": ProbeConfig(
+            type="Normal", kind="job_error_ratio", subject="provisioning", warning=0.05, severe=0.20,
+            window_seconds=3600, min_volume=20, interval_seconds=60, for_seconds=120,
+            keep_firing_for_seconds=300),
+        "adaptor_errors": ProbeConfig(
+            type="Normal", kind="adaptor_error_ratio", warning=0.05, severe=0.20, window_seconds=900,
+            min_volume=50, interval_seconds=30, for_seconds=60, keep_firing_for_seconds=300),
+        # Records the reconciliation job reported as discrepancies (both sides counted as read):
+        # a bill cycle run whose OCS answers disagree with the engine's records more than a little.
+        "reconciliation_discrepancies": ProbeConfig(
+            type="Normal", kind="job_error_ratio", subject="reconciliation", warning=0.01, severe=0.05,
+            window_seconds=24 * 3600, min_volume=20, interval_seconds=300, keep_firing_for_seconds=3600),
+        "provisioning_slots": ProbeConfig(
+            type="Punctual", kind="schedule_slots", subject="provisioning", warning=0.0, severe=2.0,
+            window_seconds=6 * 3600, max_wait_seconds=120, interval_seconds=60),
+        "requests_waiting": ProbeConfig(
+            type="Punctual", kind="requests_waiting", warning=0.0, severe=1000.0, max_wait_seconds=900,
+            interval_seconds=60, for_seconds=60, keep_firing_for_seconds=120),
+        "extract_files": ProbeConfig(
+            type="Completed", kind="extract_zero_files", compare="below", warning=1.0,
+            window_seconds=24 * 3600, interval_seconds=900),
+    }
 
 
 @dataclass(frozen=True)
@@ -333,7 +344,7 @@ class Config:
     keys: KeysConfig = KeysConfig()
     extract: ExtractConfig = ExtractConfig()
     bill_cycle: BillCycleConfig = BillCycleConfig()
-    probes: dict[str, ProbeConfig] = dataclasses.field(default_factory=_builtin_probes)  # checks run on a schedule (engine/probes)
+    probes: dict[str, ProbeConfig] = dataclasses.field(default_factory=builtin_probes)  # checks run on a schedule (engine/probes)
     notify: NotifyConfig = NotifyConfig()  # how alerts reach their recipients (engine/notify)
     scheduler: SchedulerConfig = SchedulerConfig()
     schedules: dict[str, ScheduleConfig] = dataclasses.field(default_factory=_builtin_schedules)  # cron schedules of jobs, by name
@@ -735,6 +746,7 @@ __all__ = [
     "SchedulerConfig",
     "NotifyConfig",
     "ProbeConfig",
+    "builtin_probes",
     "SmtpConfig",
     "DEFAULT_TOML",
     "default_home",

@@ -317,7 +317,7 @@ def test_the_other_kinds_measure_what_they_say(con, tmp_path, clock):
 
 
 def test_builtin_reconciliation_probe_alerts_on_a_discrepant_bill_cycle(con, tmp_path, clock):
-    from engine.probes.builtin import builtin_probes
+    from engine.config import builtin_probes
 
     probe = dataclasses.replace(builtin_probes()["reconciliation_discrepancies"], recipients=("file:alerts.jsonl",))
     r = runner(con, tmp_path, clock, reconciliation_discrepancies=probe)
@@ -356,3 +356,50 @@ def test_file_requests_name_the_extract_daemon_that_writes_them(con, tmp_path, c
     ocs = "Transmission/Provisioning/OCSadaptor (OCS)"
     assert {res["subject"]: res["value"] for res in r.run("waiting").results} == {bcc: 2.0, generic: 1.0, ocs: 1.0}
     assert {res["subject"]: res["value"] for res in r.run("errors").results} == {bcc: 0.5, generic: 1.0, ocs: 0.0}
+
+
+@pytest.mark.parametrize("table, message", [
+    ('type = "Normal"\nkind = "nope"\nwarning = 1\n',
+     "config.probes.broken: kind of a Normal probe must be one of job_error_ratio, adaptor_error_ratio, "
+     "load_error_ratio, got 'nope'"),
+    ('type = "Weekly"\nkind = "job_zero_runs"\nwarning = 1\n',
+     "config.probes.broken: type must be one of Normal, Punctual, Completed, SQL, got 'Weekly'"),
+    ('type = "Completed"\nwarning = 1\n',
+     "config.probes.broken: kind of a Completed probe must be one of job_zero_runs, extract_zero_files, got ''"),
+    ('query = "SELECT 1"\nwarning = 1\nrecipients = ["pager:7"]\n',
+     "config.probes.broken: recipient 'pager:7' must be log:, webhook:URL, email:ADDRESS or file:PATH"),
+    ('query = "SELECT 1"\nwarning = 1\nrecipients = ["webhook:"]\n',
+     "config.probes.broken: recipient 'webhook:' must be log:, webhook:URL, email:ADDRESS or file:PATH"),
+])
+def test_a_wrong_kind_or_recipient_is_refused_when_the_config_loads(tmp_path, table, message):
+    """Kinds and schemes are declared where they live (engine/probes/kinds.py, engine/notify);
+    the config checks a probe table against them as it loads, naming the choices."""
+    (tmp_path / "cmp.toml").write_text("[probes.broken]\n" + table)
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, env={})
+    assert str(caught.value) == message
+
+
+def test_kinds_and_notifiers_do_not_import_the_config():
+    """config → probes.kinds and config → notify, never back (the config ↔ probes cycle is gone):
+    the modules it imports name the config's classes for type checking only."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "engine"
+    for path in [root / "probes" / "kinds.py", *sorted((root / "notify").glob("*.py"))]:
+        tree = ast.parse(path.read_text())
+        checking_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                         and ast.unparse(node.test) == "TYPE_CHECKING" for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("engine.config"):
+                assert id(node) in checking_only, f"{path.name} imports engine.config at run time"
+
+
+def test_every_kind_belongs_to_a_type_and_runs(con, clock):
+    from engine.probes.kinds import KINDS, PROBE_KINDS, PROBE_TYPES
+
+    assert sorted(n for kinds in PROBE_KINDS.values() for n in kinds) == sorted(KINDS)
+    assert PROBE_KINDS["SQL"] == () and set(PROBE_KINDS) == set(PROBE_TYPES)
+    for name, kind in KINDS.items():
+        probe = ProbeConfig(type=kind.type, kind=name, subject="provisioning", warning=1)
+        assert isinstance(kind.measure(con, probe, clock()), list)

@@ -6,9 +6,10 @@ import json
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.config import NotifyConfig
+if TYPE_CHECKING:  # the config imports this package (engine/notify SCHEMES), not the other way
+    from engine.config import NotifyConfig
 
 
 def send(url: str, doc: dict[str, Any], config: NotifyConfig, home: Path) -> None:

@@ -3,19 +3,26 @@
 A kind is ``fn(con, probe, now) -> list[Reading]``; ``now`` comes from the caller's clock, so
 tests drive time. Windows are ``(now - window, now]``. Every query reads a handful of columns
 with a time or status filter; bench/probes.py times them at 10M network requests.
+
+:data:`KINDS` at the bottom is the one list of kinds, each with the probe type it belongs to;
+``[probes.<name>]`` tables are checked against it when the config is loaded (:func:`check_kind`).
+So that the config can import this module, it imports the config's classes for type checking
+only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import duckdb
 
-from engine.config import ProbeConfig
 from engine.daemons import EXTRACT, of_kind, target_subject
 from engine.errors import UsageError
+
+if TYPE_CHECKING:
+    from engine.config import ProbeConfig
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,7 @@ class Reading:
     detail: str = ""
 
 
-Kind = Callable[[duckdb.DuckDBPyConnection, ProbeConfig, datetime], list[Reading]]
+Kind = Callable[[duckdb.DuckDBPyConnection, "ProbeConfig", datetime], list[Reading]]
 
 
 def _since(p: ProbeConfig, now: datetime) -> datetime:
@@ -224,16 +231,42 @@ def extract_zero_files(con, p: ProbeConfig, now: datetime) -> list[Reading]:
     return [Reading(name, float(n), None, f"{n} files written in the last {p.window_seconds:g} s") for name, n in rows]
 
 
-KINDS: dict[str, Kind] = {
-    "job_error_ratio": job_error_ratio,
-    "adaptor_error_ratio": adaptor_error_ratio,
-    "load_error_ratio": load_error_ratio,
-    "schedule_slots": schedule_slots,
-    "requests_waiting": requests_waiting,
-    "batches_waiting": batches_waiting,
-    "early_or_frequent_runs": early_or_frequent_runs,
-    "job_zero_runs": job_zero_runs,
-    "extract_zero_files": extract_zero_files,
+# --- the kinds, by name -------------------------------------------------------------------------
+
+#: Probe types (DOMAIN.md §5); an SQL probe runs its own query (engine/probes/sql_probe.py).
+PROBE_TYPES = ("Normal", "Punctual", "Completed", "SQL")
+
+
+@dataclass(frozen=True)
+class ProbeKind:
+    type: str  # the probe type it belongs to
+    measure: Kind
+
+
+KINDS: dict[str, ProbeKind] = {
+    "job_error_ratio": ProbeKind("Normal", job_error_ratio),
+    "adaptor_error_ratio": ProbeKind("Normal", adaptor_error_ratio),
+    "load_error_ratio": ProbeKind("Normal", load_error_ratio),
+    "schedule_slots": ProbeKind("Punctual", schedule_slots),
+    "requests_waiting": ProbeKind("Punctual", requests_waiting),
+    "batches_waiting": ProbeKind("Punctual", batches_waiting),
+    "early_or_frequent_runs": ProbeKind("Punctual", early_or_frequent_runs),
+    "job_zero_runs": ProbeKind("Completed", job_zero_runs),
+    "extract_zero_files": ProbeKind("Completed", extract_zero_files),
 }
 
-__all__ = ["KINDS", "Kind", "Reading"]
+#: The kinds of each probe type.
+PROBE_KINDS: dict[str, tuple[str, ...]] = {t: tuple(n for n, k in KINDS.items() if k.type == t) for t in PROBE_TYPES}
+
+
+def check_kind(probe_type: str, kind: str) -> None:
+    """ValueError naming the choices unless ``probe_type`` is a type and ``kind`` one of its kinds
+    (an SQL probe has none: it gives a query)."""
+    if probe_type not in PROBE_TYPES:
+        raise ValueError(f"type must be one of {', '.join(PROBE_TYPES)}, got {probe_type!r}")
+    if probe_type != "SQL" and kind not in PROBE_KINDS[probe_type]:
+        raise ValueError(f"kind of a {probe_type} probe must be one of {', '.join(PROBE_KINDS[probe_type])}, "
+                         f"got {kind!r}")
+
+
+__all__ = ["KINDS", "Kind", "PROBE_KINDS", "PROBE_TYPES", "ProbeKind", "Reading", "check_kind"]
