@@ -117,3 +117,13 @@ def test_the_table_refuses_a_name_or_route_declared_twice():
     catch_all = dataclasses.replace(daemons.daemon("extract_provisioning"), config_name="extract_more", activity="More")
     with pytest.raises(ValueError, match="at most one Extract daemon"):
         daemons._check((*DAEMONS, catch_all))
+
+
+def test_a_section_given_in_part_keeps_its_daemons_defaults(tmp_path):
+    """[daemons.ocs_adaptor] enabled = false must not reset its poll_seconds to the class's 2.0."""
+    (tmp_path / "cmp.toml").write_text("[daemons.ocs_adaptor]\nenabled = false\n[daemons.extract_bill_cycle]\n")
+    config = load_config(tmp_path, env={"CMP_DAEMONS__OPENET_ADAPTOR__ENABLED": "off"})
+    assert config.daemons.ocs_adaptor == dataclasses.replace(Config().daemons.ocs_adaptor, enabled=False)
+    assert config.daemons.ocs_adaptor.poll_seconds == 0.5
+    assert config.daemons.openet_adaptor.poll_seconds == 1.0 and not config.daemons.openet_adaptor.enabled
+    assert config.daemons.extract_bill_cycle.poll_seconds == 10.0

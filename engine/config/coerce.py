@@ -9,23 +9,32 @@ import typing
 from pathlib import Path
 from typing import Any, Mapping
 
-from engine.config.introspect import field_types, is_section, table_map
+from engine.config.introspect import field_default, field_types, is_section, table_map
 from engine.config.values import Secret, parse_size
 from engine.errors import ConfigError
 
 
-def build(cls: Any, data: Mapping[str, Any], source: str) -> Any:
-    """An instance of section ``cls`` from plain ``data`` (keys already checked)."""
+def build(cls: Any, data: Mapping[str, Any], source: str, default: Any = None) -> Any:
+    """An instance of section ``cls`` from plain ``data`` (keys already checked).
+
+    Keys not given keep their values in ``default``, the section's default instance, which is
+    not always the class's: ``[daemons.ocs_adaptor]`` defaults to its daemon's poll interval
+    (engine/daemons.py), and a table giving only ``enabled`` must keep it.
+    """
     kwargs = {}
     types_ = field_types(cls)
     for f in dataclasses.fields(cls):
         if f.name in data:
-            if entry_cls := table_map(types_[f.name]):
-                kwargs[f.name] = _build_table_map(f, entry_cls, data[f.name], f"{source}.{f.name}")
+            tp, where = types_[f.name], f"{source}.{f.name}"
+            if entry_cls := table_map(tp):
+                kwargs[f.name] = _build_table_map(f, entry_cls, data[f.name], where)
+            elif is_section(tp):
+                within = getattr(default, f.name) if default is not None else field_default(f)
+                kwargs[f.name] = build(tp, data[f.name], where, within)
             else:
-                kwargs[f.name] = coerce(types_[f.name], data[f.name], f"{source}.{f.name}")
+                kwargs[f.name] = coerce(tp, data[f.name], where)
     try:
-        return cls(**kwargs)
+        return dataclasses.replace(default, **kwargs) if default is not None else cls(**kwargs)
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
@@ -53,8 +62,6 @@ def coerce(tp: Any, value: Any, where: str) -> Any:
     """``value`` (from TOML, an environment variable or a flag) as type ``tp``; ConfigError
     naming the key otherwise."""
     key = where.removeprefix("config.")
-    if is_section(tp):
-        return build(tp, value, where)
     try:
         if tp is Secret:
             return value if isinstance(value, Secret) else Secret(str(value))
