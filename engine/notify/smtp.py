@@ -4,8 +4,6 @@ STARTTLS, optional login with a Secret password)."""
 from __future__ import annotations
 
 import json
-import smtplib
-from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +14,9 @@ if TYPE_CHECKING:  # the config imports this package (engine/notify SCHEMES), no
 
 
 def send(address: str, doc: dict[str, Any], config: NotifyConfig, home: Path) -> None:
+    import smtplib  # here, not at the top: every process imports the config, which imports notify
+    from email.message import EmailMessage
+
     smtp = config.smtp
     message = EmailMessage()
     message["From"] = smtp.sender

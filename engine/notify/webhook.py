@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +11,9 @@ if TYPE_CHECKING:  # the config imports this package (engine/notify SCHEMES), no
 
 
 def send(url: str, doc: dict[str, Any], config: NotifyConfig, home: Path) -> None:
+    import urllib.error  # here, not at the top: every process imports the config, which imports notify
+    import urllib.request
+
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"webhook URL must be http(s)://…, got {url!r}")
     body = json.dumps(doc, default=str).encode()

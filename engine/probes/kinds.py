@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable
 
-import duckdb
-
 from engine.daemons import EXTRACT, of_kind, target_subject
 from engine.errors import UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the config imports this module for KINDS: it stays light and acyclic
+    import duckdb
+
     from engine.config import ProbeConfig
 
 
@@ -33,7 +33,7 @@ class Reading:
     detail: str = ""
 
 
-Kind = Callable[[duckdb.DuckDBPyConnection, "ProbeConfig", datetime], list[Reading]]
+Kind = Callable[["duckdb.DuckDBPyConnection", "ProbeConfig", datetime], list[Reading]]
 
 
 def _since(p: ProbeConfig, now: datetime) -> datetime:
