@@ -23,6 +23,8 @@ package's own layout.
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.config.coerce import to_dict
 from engine.config.core import KeysConfig, LoadConfig, RayConfig, TelemetryConfig
 from engine.config.daemons import DAEMON_NAMES, DaemonConfig, DaemonsConfig, EndpointConfig, NetworkConfig
@@ -31,9 +33,19 @@ from engine.config.loader import ENV_PREFIX, default_home, load_config
 from engine.config.probes import NotifyConfig, ProbeConfig, SmtpConfig, builtin_probes
 from engine.config.root import CONFIG_FILE, Config
 from engine.config.schedules import CATCH_UP_POLICIES, ScheduleConfig, SchedulerConfig, builtin_schedules
-from engine.config.template import DEFAULT_TOML
 from engine.config.values import Secret, parse_size
 from engine.errors import ConfigError
+
+
+def __getattr__(name: str) -> Any:
+    # DEFAULT_TOML, the cmp.toml template, is rendered from the classes on first use, not on
+    # every import of the config (it reads their source: ~0.2 s).
+    if name == "DEFAULT_TOML":
+        from engine.config.template import render
+
+        return render()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BillCycleConfig",

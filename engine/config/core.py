@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RayConfig:
-    address: str = ""  # empty: start and own a local Ray
+    address: str = ""  # empty: start and own a local Ray; else e.g. "ray://head:10001" or "auto"
     namespace: str = "cmp"  # Ray namespace of the engine's actors
     dashboard_host: str = "127.0.0.1"  # where a local head serves the dashboard
     dashboard_port: int = 8265  # dashboard port of a local head

@@ -29,7 +29,7 @@ class PartnerConfig:
     recipients: tuple[str, ...] = ()  # the partner's age1… recipients (besides the home's own)
     #: CSV column -> source, in order, for Request files: a record field ("requestId"),
     #: "commandAttributes.<name>", or a 'constant' in single quotes
-    columns: dict[str, str] = dataclasses.field(default_factory=dict)  # CSV column = source (see Extract daemons below)
+    columns: dict[str, str] = dataclasses.field(default_factory=dict)  # CSV column = source (see "Extract daemons" in the README)
     bill_cycle_columns: dict[str, str] = dataclasses.field(default_factory=dict)  # same, for Bill Cycle Change Requests
     delimiter: str = ","  # CSV delimiter
 

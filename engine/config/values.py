@@ -36,4 +36,13 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower() if m.group(2) else None])
 
 
-__all__ = ["Secret", "parse_size"]
+def format_size(size: int) -> str | int:
+    """67108864 → ``"64MiB"`` (the largest binary unit that divides it); else the plain int."""
+    for unit in ("GiB", "MiB", "KiB"):
+        factor = _UNITS[unit.lower()]
+        if size and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return size
+
+
+__all__ = ["Secret", "format_size", "parse_size"]
