@@ -7,6 +7,7 @@ started it; ``get_if_exists`` makes starting idempotent (a second ``up`` finds t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ray
 
@@ -21,11 +22,13 @@ from actors.scheduler import SchedulerActor
 from actors.transmission_daemon import TransmissionDaemonActor
 from engine import telemetry
 from engine.config import Config
-from engine.daemons import DAEMONS, EXTRACT, LOAD, TRANSMISSION, Daemon
+from engine.daemons import DAEMONS, EXTRACT, LOAD, TRANSMISSION, Daemon, DaemonKind
 from engine.errors import EngineError
 
 #: The actor class of each kind of daemon; the daemons themselves are the rows of engine/daemons.py.
-ACTOR_CLASSES = {LOAD: LoadDaemonActor, TRANSMISSION: TransmissionDaemonActor, EXTRACT: ExtractDaemonActor}
+#: (Any: a class made by @ray.remote has no static type that knows .options.)
+ACTOR_CLASSES: dict[DaemonKind, Any] = {LOAD: LoadDaemonActor, TRANSMISSION: TransmissionDaemonActor,
+                                        EXTRACT: ExtractDaemonActor}
 
 
 @dataclass
