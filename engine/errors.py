@@ -176,6 +176,11 @@ class StoreBusy(TransientError):
     """The store could not take the work now (transaction conflict, restarting)."""
 
 
+class DuplicateRegistration(TerminalError):
+    """Two entries of one registry (jobs, network commands, command effects) share a name: the
+    engine is wired wrongly (engine/registry.py)."""
+
+
 class NotFound(TerminalError):
     """A batch, request, job execution or probe with that id does not exist."""
 
