@@ -14,7 +14,18 @@ import ray
 
 from actors import metrics
 from engine import telemetry
+from engine.reconcile.partition import LocalExecutor, PartitionExecutor
 from engine.store.store import Store
+from jobs.registry import default_registry
+
+
+def partition_executor(partitions: int) -> PartitionExecutor:
+    """Reconciliation's partitions: P=1 in the Store's process, P>1 as Ray tasks on any node."""
+    if partitions == 1:
+        return LocalExecutor()
+    from actors.reconcile_tasks import ray_executor
+
+    return ray_executor()
 
 
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=16, num_cpus=0)
@@ -22,7 +33,7 @@ class StoreActor:
     def __init__(self, db_path: str, tracing: telemetry.Settings | None = None):
         if tracing is not None:  # jobs run here: their spans are exported from this process
             telemetry.configure(tracing, component="store")
-        self._store = Store(db_path)
+        self._store = Store(db_path, jobs=default_registry(partition_executor=partition_executor))
         self._targets: dict[str, str] = {}  # worker → target, for the request metrics
 
     def pid(self) -> int:

@@ -13,7 +13,7 @@ of set-based statements over the whole batch (no per-order Python):
    and one network request (status UN) per item, with its first history row;
 4. the batch is marked PROCESSED and its ``provisioning`` trigger DONE.
 
-Runs inside the transaction that :func:`jobs.base.run_job` opened: all of it commits or none.
+Runs inside the transaction that :func:`engine.jobs.run_job` opened: all of it commits or none.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import Mapping
 
 import duckdb
 
+from engine.jobs import JobContext, JobResult, JobSpec, batch_param
 from jobs import provisioning_batch, provisioning_rules
-from jobs.base import (JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, mark_batch_processed,
-                       require_batch)
+from jobs.helpers import drop_temp_tables, mark_batch_processed, require_batch
 from jobs.provisioning_batch import flatten
 from jobs.provisioning_create import create
 from jobs.provisioning_rules import RULES, check

@@ -33,8 +33,8 @@ import duckdb
 from engine.extract import effects as _insurance_effects  # noqa: F401  (registers ADD_INSURANCE's effects)
 from engine.transmission import effects
 from engine.transmission.sql import NEW_KEY_NOTE, history_base_sql, run, statements
-from jobs.base import (JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, mark_batch_processed,
-                       require_batch)
+from engine.jobs import JobContext, JobResult, JobSpec, batch_param
+from jobs.helpers import drop_temp_tables, mark_batch_processed, require_batch
 
 JOB_NAME = "response_handling"
 RESPONSE_BATCH_TYPE = "Response"

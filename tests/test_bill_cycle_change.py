@@ -31,7 +31,7 @@ from engine.transmission.answers import interpret
 from engine.transmission.commands import COMMANDS
 from engine.transmission.local import LocalQueue
 from engine.transmission.model import RequestRow
-from jobs.base import run_job
+from engine.jobs import run_job
 from jobs.bill_cycle_change import BILL_CYCLE_CHANGE, JOB_NAME
 from jobs.bill_cycle_rules import effective_date
 from jobs.registry import default_registry

@@ -25,7 +25,7 @@ from engine.generic.header import FileHeader
 from engine.generic.writer import record_line
 from engine.home import home_identities, home_recipient, init_home
 from engine.loading.pipeline import InlineRunner, LoadSettings, load_file
-from engine.store.store import Store
+from tests.stores import make_store
 from tests.conftest import have_age_tool
 from tests.test_provisioning_job import add_batch, order, provision, sub
 
@@ -56,7 +56,7 @@ def env(tmp_path):
         "extract.partners.insurance.columns": COLUMNS,
         "extract.max_records_per_file": 3,
     })
-    store = Store(config.db_path)
+    store = make_store(config.db_path)
     yield config, store, partner_key
     store.close()
 
@@ -271,7 +271,7 @@ def test_extract_daemon_actor(ray_local, tmp_path):
 
     home = init_home(tmp_path / "home").home
     config = load_config(home, env={})
-    store = Store(config.db_path)
+    store = make_store(config.db_path)
     try:
         provision_orders(store)
     finally:

@@ -17,7 +17,7 @@ from engine.errors import NotFound, StoreBusy, UsageError
 from engine.generic.record_types import ORDER_SCHEMA
 from engine.store import database
 from jobs import provisioning_rules
-from jobs.base import run_job
+from engine.jobs import run_job
 from jobs.provisioning import PROVISIONING
 from jobs.provisioning_create import ACTIONS, ATTRIBUTE_KEYS, reserve
 from jobs.provisioning_rules import Rule

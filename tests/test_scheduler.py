@@ -16,7 +16,8 @@ from engine.config import load_config
 from engine.schedule import ManualClock, Schedule, Scheduler, ledger, schedules_from_config
 from engine.schedule.cron import next_slot, slots_between
 from engine.store.store import Store
-from jobs.base import JobResult, JobSpec
+from tests.stores import make_store
+from engine.jobs import JobResult, JobSpec
 from tests.test_provisioning_job import add_batch, order, sub
 from tests.waiting import wait_until
 
@@ -35,7 +36,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def store(tmp_path, clock):
-    s = Store(tmp_path / "cmp.duckdb", clock=clock)
+    s = make_store(tmp_path / "cmp.duckdb", clock=clock)
     yield s
     s.close()
 

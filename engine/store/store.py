@@ -15,13 +15,13 @@ import duckdb
 
 from engine.errors import NotFound, StoreBusy
 from engine.extract import effects as _extract_effects  # noqa: F401  (registers ADD_INSURANCE's effects)
+from engine.jobs import JobRegistry
 from engine.loading.shards import ShardResult
 from engine.store import audit
 from engine.store.database import connect
 from engine.store.loads import FileMeta, LoadResult, LoadTransactions
 from engine.store.staging import STAGE_TABLES
 from engine.transmission.local import LocalQueue
-from jobs.registry import default_registry
 from engine.schedule.clock import system_clock as _system_clock
 
 #: A poll-only heartbeat is written at most this often per daemon: each write is a DuckDB
@@ -31,7 +31,7 @@ HEARTBEAT_WRITE_SECONDS = 5.0
 
 
 class Store:
-    def __init__(self, path: Path | str, *, clock=None):
+    def __init__(self, path: Path | str, *, jobs: JobRegistry, clock=None):
         self.path = Path(path)
         self._con = connect(self.path)
         # The scheduler's times (slot start/end) come from this clock; tests pass a manual one.
@@ -39,7 +39,7 @@ class Store:
         self._slot_lock = threading.Lock()  # one writer of schedule_slots at a time
         self._lock = threading.Lock()
         self.loads = LoadTransactions(self._con, STAGE_TABLES)
-        self._jobs = default_registry()
+        self._jobs = jobs  # the jobs this engine runs, passed in where it is wired together
         self.requests = LocalQueue(self._con)  # the network request log (its own cursor and lock)
         # Jobs write set-wise across many tables; one at a time keeps them free of write
         # conflicts with each other (loads append to their own rows and run beside them).
@@ -149,7 +149,7 @@ class Store:
     def run_job(self, name: str, params: dict[str, str], *, trigger: str = "manual",
                 key: str | None = None, trace_id: str | None = None,
                 traceparent: str | None = None) -> dict[str, Any]:
-        from jobs.base import run_job
+        from engine.jobs import run_job
 
         spec = self._jobs.get(name)
         with self._job_lock, self.cursor() as cur:
@@ -163,14 +163,14 @@ class Store:
         """
         done = []
         for batch_id, job in self.pending_triggers():
-            if job not in self._jobs.names():
+            if job not in self._jobs:
                 continue  # recorded for a job this engine does not run yet
             done.append(self.run_job(job, {"batch": str(batch_id)}, trigger="batch", key=f"batch:{batch_id}:{job}",
                                      traceparent=(traceparents or {}).get(batch_id)))
         return done
 
     def job_execution(self, execution_id: int) -> dict[str, Any]:
-        from jobs.base import execution
+        from engine.jobs import execution
 
         with self.cursor() as cur:
             return execution(cur, execution_id)
@@ -245,14 +245,14 @@ class Store:
         from engine.errors import EngineError
         from engine.schedule import ledger
         from engine.schedule.sweep import needs_sweep, sweep_spec
-        from jobs.base import run_job
+        from engine.jobs import run_job
 
         with self._job_lock, self.cursor() as cur:
             with self._slot_lock:
                 if not ledger.begin(cur, run, self._clock()):
                     return ledger.slot(cur, run.schedule, run.slot_at) or {}
             doc, reason = None, None
-            if run.job not in self._jobs.names():
+            if run.job not in self._jobs:
                 reason = (f"job {run.job!r} is not registered in this engine "
                           f"(known: {', '.join(sorted(self._jobs.names()))})")
             else:
