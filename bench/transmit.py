@@ -57,7 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.config import Config, DaemonConfig, EndpointConfig, Secret  # noqa: E402
 from engine.store import connect  # noqa: E402
 from engine.transmission.adaptor import Adaptor  # noqa: E402
-from engine.transmission.commands import COMMANDS, OCS  # noqa: E402
+from engine.transmission.builtins import builtin_commands  # noqa: E402
+from engine.transmission.ocs import OCS  # noqa: E402
 from engine.transmission.sender import new_event_loop  # noqa: E402
 from engine.transmission.local import LocalQueue  # noqa: E402
 from engine.transmission.model import RequestRow  # noqa: E402
@@ -91,12 +92,13 @@ async def bare_client(sender: HttpSender, chains: list[list[RequestRow]], in_fli
     """``in_flight`` workers; each takes the next subscription and sends its commands in order."""
     todo = iter(chains)
     sent = failed = 0
+    commands = builtin_commands()
 
     async def worker() -> None:
         nonlocal sent, failed
         for chain in todo:
             for req in chain:
-                reply = await sender.send(COMMANDS.build(OCS, req), req.key)
+                reply = await sender.send(commands.build(OCS, req), req.key)
                 sent += 1
                 if not 200 <= reply.status < 300:
                     failed += 1

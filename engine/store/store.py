@@ -14,7 +14,6 @@ from typing import Any
 import duckdb
 
 from engine.errors import NotFound, StoreBusy
-from engine.extract import effects as _extract_effects  # noqa: F401  (registers ADD_INSURANCE's effects)
 from engine.jobs import JobRegistry
 from engine.loading.shards import ShardResult
 from engine.store import audit

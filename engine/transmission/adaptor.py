@@ -42,7 +42,8 @@ from engine import telemetry
 from engine.config import EndpointConfig
 from engine.errors import CommandBuildError, NetworkTransientError
 from engine.transmission.answers import Verdict, interpret, transport_failure
-from engine.transmission.commands import COMMANDS, CommandRegistry
+from engine.transmission.builtins import builtin_commands
+from engine.transmission.commands import CommandRegistry
 from engine.transmission.inhand import InHand, utcnow
 from engine.transmission.model import NC, NE, NF, NS, PE, UN, Chain, Outcome, RequestRow, TransmissionQueue
 from engine.transmission.pacing import TokenBucket, backoff_delay
@@ -59,7 +60,7 @@ def default_worker_name(target: str) -> str:
 
 class Adaptor:
     def __init__(self, queue: TransmissionQueue, endpoint: EndpointConfig, *, target: str = "OCS",
-                 worker: str | None = None, commands: CommandRegistry = COMMANDS,
+                 worker: str | None = None, commands: CommandRegistry | None = None,
                  sender: HttpSender | None = None, poll_seconds: float = 0.5, flush_seconds: float = 1.0,
                  flush_max: int = 5000, max_chains: int | None = None, traceparent: str | None = None,
                  drain_seconds: float | None = None, rng: random.Random | None = None) -> None:
@@ -67,7 +68,7 @@ class Adaptor:
         self.endpoint = endpoint
         self.target = target
         self.worker = worker or default_worker_name(target)
-        self.commands = commands
+        self.commands = builtin_commands() if commands is None else commands  # what this adaptor can send
         self.traceparent = traceparent
         self.poll_seconds = poll_seconds
         self.flush_seconds = flush_seconds

@@ -14,13 +14,16 @@ from typing import Any
 import duckdb
 
 from engine.transmission import queue
+from engine.transmission.builtins import builtin_effects
+from engine.transmission.effects import EffectRegistry
 from engine.transmission.model import Chain, Outcome
 
 
 class LocalQueue:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, effects: EffectRegistry | None = None) -> None:
         self._con = con.cursor()
         self._lock = threading.Lock()
+        self._effects = builtin_effects() if effects is None else effects  # what finished commands change
 
     def claim(self, *, target: str, worker: str, max_chains: int, lease_seconds: float,
               now: datetime) -> list[Chain]:
@@ -30,7 +33,7 @@ class LocalQueue:
 
     def record(self, outcomes: list[Outcome], *, now: datetime) -> int:
         with self._lock:
-            return queue.record(self._con, outcomes, now=now)
+            return queue.record(self._con, outcomes, now=now, effects=self._effects)
 
     def renew(self, worker: str, request_ids: list[int], lease_seconds: float, now: datetime) -> int:
         with self._lock:
@@ -43,11 +46,11 @@ class LocalQueue:
     # operator actions and views, for the same callers
     def resubmit(self, request_id: int, reason: str, actor: str, now: datetime) -> dict[str, Any]:
         with self._lock:
-            return queue.resubmit(self._con, request_id, reason, actor, now)
+            return queue.resubmit(self._con, request_id, reason, actor, now, self._effects)
 
     def close(self, request_id: int, reason: str, actor: str, now: datetime) -> dict[str, Any]:
         with self._lock:
-            return queue.close(self._con, request_id, reason, actor, now)
+            return queue.close(self._con, request_id, reason, actor, now, self._effects)
 
     def show_request(self, request_id: int) -> dict[str, Any]:
         with self._lock:
