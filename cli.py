@@ -533,7 +533,7 @@ def jobs_run(
     """Run a job in the running engine (in the Store, which owns the database)."""
     import uuid
 
-    from actors.clients import call
+    from actors.clients import nowait
     from engine import telemetry
 
     _tracing(home)
@@ -541,22 +541,20 @@ def jobs_run(
     run_key = key or f"manual:{uuid.uuid4()}"
     # The trace starts here; the job's span in the Store is its child (traceparent passed explicitly).
     with telemetry.span(f"cmpctl jobs run {job}", attributes={"cmp.job": job, "cmp.key": run_key}):
-        ref = store.start("run_job", job, _params(param), trigger="manual", key=run_key,
-                          traceparent=telemetry.inject())
-        doc = call(ref) if wait else _started(store, ref, run_key)
+        running = nowait(store.run_job)(job, _params(param), trigger="manual", key=run_key,
+                                        traceparent=telemetry.inject())
+        doc = running.result() if wait else _started(store, running, run_key)
     telemetry.flush()
     _print_execution(doc, json_out)
     if doc.get("status") == "FAILED":
         raise typer.Exit(1)
 
 
-def _started(store, ref, key: str) -> dict:
+def _started(store, running, key: str) -> dict:
     """Return as soon as the execution row exists (or the run finished or was refused)."""
-    from actors.clients import call, is_ready
-
     while True:
-        if is_ready(ref, timeout=0.2):
-            return call(ref)  # finished already, or refused (unknown job, bad parameters)
+        if running.done(timeout=0.2):
+            return running.result()  # finished already, or refused (unknown job, bad parameters)
         doc = store.execution_by_key(key)
         if doc is not None:
             return doc
@@ -784,8 +782,7 @@ def requests_list(
     json_out: JsonOpt = False,
 ) -> None:
     """Network requests, newest first."""
-    rows = _store(home).requests_call("list_requests", status=status, target=target,
-                                         subscription_id=subscription, limit=limit)
+    rows = _store(home).list_requests(status=status, target=target, subscription_id=subscription, limit=limit)
     if json_out:
         _print_json(rows)
         return
@@ -801,7 +798,7 @@ def requests_list(
 @requests_app.command("show")
 def requests_show(request_id: Annotated[int, typer.Argument()], home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """One request with its full status history."""
-    doc = _store(home).requests_call("show_request", request_id)
+    doc = _store(home).show_request(request_id)
     if json_out:
         _print_json(doc)
         return
@@ -818,8 +815,9 @@ def _operator_action(action: str, request_id: int, reason: str, home: Path | Non
 
     if not reason.strip():
         raise UsageError("--reason must say why", hint="it is written into the request's history")
-    doc = _store(home).requests_call(action, request_id, reason, f"operator:{getpass.getuser()}",
-                                        datetime.now(timezone.utc))
+    store = _store(home)
+    act = store.resubmit_request if action == "resubmit" else store.close_request
+    doc = act(request_id, reason, f"operator:{getpass.getuser()}", datetime.now(timezone.utc))
     _print_json(doc) if json_out else out.print(f"request {request_id}: {doc['status']}")
 
 

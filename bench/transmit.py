@@ -139,7 +139,7 @@ class Meter:
 
 def _seed_in_store(store_actor, count: int, first: int) -> Seeded:
     """Runs inside the Store actor's process (the one owner of its DuckDB file)."""
-    with store_actor._store.cursor() as cur:
+    with store_actor.cursor() as cur:
         return seed_connections(cur, count, first=first)
 
 
@@ -150,7 +150,7 @@ class RayPath:
     def __init__(self, db_path: Path, endpoint: EndpointConfig, poll_seconds: float = 0.05) -> None:
         import ray
 
-        from actors.clients import call
+        from actors.clients import StoreClient, daemon_client
         from actors.names import daemon
         from actors.store import StoreActor
         from actors.transmission_daemon import TransmissionDaemonActor
@@ -158,26 +158,29 @@ class RayPath:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="bench-transmit",
                  log_to_driver=False, configure_logging=False)
-        self._ray, self._call, self.db_path = ray, call, db_path
+        self._ray, self.db_path = ray, db_path
         self.store = StoreActor.remote(str(db_path))
-        self.store_pid = call(self.store.pid.remote())
+        self.store_client = StoreClient(self.store, timeout=600)
+        self.store_pid = self.store_client.pid()
         base = Config()
         # No span export, as on the in-process path (telemetry is not configured there).
         config = dataclasses.replace(base, daemons=dataclasses.replace(
             base.daemons, ocs_adaptor=DaemonConfig(poll_seconds=poll_seconds)),
             telemetry=dataclasses.replace(base.telemetry, exporter="none"))
         self.daemon = TransmissionDaemonActor.remote(daemon("ocs_adaptor"), config, self.store, OCS, endpoint)
-        self.daemon_pid = call(self.daemon.pid.remote())
+        self.daemon_client = daemon_client(self.daemon, timeout=120, actor="ocs_adaptor")
+        self.daemon_pid = self._ray.get(self.daemon.pid.remote())
 
     @property
     def pids(self) -> tuple[int, int]:
         return self.store_pid, self.daemon_pid
 
+    # (seeding and the adaptor's counters run code inside the actors, which no API offers: raw Ray)
     def seed(self, count: int, first: int) -> Seeded:
-        return self._call(self.store.__ray_call__.remote(_seed_in_store, count, first))
+        return self._ray.get(self.store.__ray_call__.remote(_seed_in_store, count, first))
 
     def nc(self) -> int:
-        return self._call(self.store.requests_call.remote("queue_depths")).get(OCS, {}).get("NC", 0)
+        return self.store_client.queue_depths().get(OCS, {}).get("NC", 0)
 
     def wait_nc(self, commands: int, poll: float = 0.05) -> None:
         """Until the Store shows ``commands`` OCS requests NC (all of them so far)."""
@@ -186,11 +189,11 @@ class RayPath:
 
     def close(self) -> dict[str, int]:
         """Stop the adaptor (drain), close the Store; returns the adaptor's counters."""
-        stats = self._call(self.daemon.__ray_call__.remote(lambda actor: dict(actor._adaptor.stats)))
-        state = self._call(self.daemon.stop.remote(), timeout=120)
+        stats = self._ray.get(self.daemon.__ray_call__.remote(lambda actor: dict(actor._adaptor.stats)))
+        state = self.daemon_client.stop()
         if state != "STOPPED":
-            raise SystemExit(f"the adaptor actor ended {state}: {self._call(self.daemon.state.remote())}")
-        self._call(self.store.shutdown.remote(), timeout=600)
+            raise SystemExit(f"the adaptor actor ended {state}: {self.daemon_client.state()}")
+        self.store_client.close()
         for handle in (self.daemon, self.store):
             self._ray.kill(handle, no_restart=True)
         self._ray.shutdown()

@@ -388,7 +388,7 @@ def test_openet_adaptor_executes_the_changes_and_netsim_answers_by_file(con, tmp
     assert state[s5][0::3] == ("ERROR", "FAILED") and state[s5][1] == "ERROR"
     assert state[s5][2].startswith(f"request {refused['request_id']} BILL_CYCLE_CHANGE NR BILL_CYCLE_MISMATCH")
     # an operator's resubmit puts the change back to work (the operator actions apply unchanged)
-    LocalQueue(con).resubmit(refused["request_id"], "OCS day corrected", "ops", datetime.now(timezone.utc))
+    LocalQueue(con).resubmit_request(refused["request_id"], "OCS day corrected", "ops", datetime.now(timezone.utc))
     assert con.execute(
         "SELECT r.status, i.status, e.status, c.status FROM network_requests r JOIN actioned_items i "
         "USING (action_item_number) JOIN workflow_events e USING (event_id) JOIN bill_cycle_changes c "

@@ -19,15 +19,14 @@ One asyncio loop per adaptor (the OCS adaptor, later the Openet one):
 requests are released, a last flush. Cancelling :meth:`Adaptor.run` instead is an abrupt stop
 (as a killed process): nothing more is written.
 
-The queue is any :class:`~engine.transmission.model.TransmissionQueue`; sync methods run on a
-one-thread executor (DuckDB and Ray's ``get`` release the GIL), coroutine methods are awaited.
+The queue is any :class:`~engine.transmission.model.TransmissionQueue`; its calls run on a
+one-thread executor, off the event loop (DuckDB and Ray's ``get`` release the GIL).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import logging
 import os
 import random
@@ -36,7 +35,7 @@ import socket
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Callable, ParamSpec, TypeVar
 
 from engine import telemetry
 from engine.config import EndpointConfig
@@ -49,6 +48,8 @@ from engine.transmission.model import NC, NE, NF, NS, PE, UN, Chain, Outcome, Re
 from engine.transmission.pacing import TokenBucket, backoff_delay
 from engine.transmission.sender import HttpSender
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 log = logging.getLogger("engine.transmission")
 
 
@@ -108,7 +109,7 @@ class Adaptor:
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._bucket = TokenBucket(self.endpoint.rate_per_second)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"tx-queue-{self.target}")
-        self._hand = InHand(self._call, self.worker, lease_seconds=self.endpoint.lease_seconds,
+        self._hand = InHand(self.queue, self._call, self.worker, lease_seconds=self.endpoint.lease_seconds,
                             flush_seconds=self.flush_seconds, flush_max=self.flush_max, stats=self.stats)
         helpers = [asyncio.create_task(self._hand.flush_loop(), name="tx-flush"),
                    asyncio.create_task(self._hand.renew_loop(), name="tx-renew")]
@@ -158,10 +159,8 @@ class Adaptor:
         return len(self._hand.held) if self._hand else 0
 
     # ------------------------------------------------------------------ queue calls
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        fn = getattr(self.queue, method)
-        if inspect.iscoroutinefunction(fn):
-            return await fn(*args, **kwargs)
+    async def _call(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """``fn(*args, **kwargs)`` (a queue method) on the queue's executor thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
@@ -175,8 +174,8 @@ class Adaptor:
                 await self._wait(self._wake, self.poll_seconds)
                 continue
             try:
-                chains = await self._call("claim", target=self.target, worker=self.worker, max_chains=room,
-                                          lease_seconds=self.endpoint.lease_seconds, now=utcnow())
+                chains = await self._call(self.queue.claim_requests, target=self.target, worker=self.worker,
+                                          max_chains=room, lease_seconds=self.endpoint.lease_seconds, now=utcnow())
             except Exception as exc:  # a busy or restarting store: try again after a pause
                 self.stats["claim_errors"] += 1
                 log.warning("%s: claim failed: %s", self.worker, exc)

@@ -204,7 +204,7 @@ FROM _tx_done d WHERE r.request_id = d.request_id
 
 
 def _outcome_tables(outcomes: list[Outcome]) -> tuple[pa.Table, pa.Table]:
-    columns = {name: [] for name in _OUTCOME_SCHEMA.names}
+    columns: dict[str, list] = {name: [] for name in _OUTCOME_SCHEMA.names}
     steps: dict[str, list] = {name: [] for name in _STEP_SCHEMA.names}
     for o in outcomes:
         for name, value in (("request_id", o.request_id), ("worker", o.worker), ("status", o.status),
