@@ -20,6 +20,7 @@ GOOD = """
 from actors.clients import StoreClient, nowait, with_timeout
 from engine.extract.daemon import ExtractStore
 from engine.loading.pipeline import LoadSink
+from engine.schedule.scheduler import ScheduleStore
 from engine.transmission.model import TransmissionQueue
 
 
@@ -27,6 +28,7 @@ def uses(store: StoreClient) -> None:
     sink: LoadSink = store  # the client is each protocol the engine defines
     queue: TransmissionQueue = store
     extract: ExtractStore = store
+    schedules: ScheduleStore = store
     doc: dict = store.run_job("provisioning", {"batch": "1"}, key="k")
     later: dict = nowait(store.run_job)("provisioning", {"batch": "1"}).result()
     rows: list = with_timeout(store, None).list_requests(status="UN", limit=5)
