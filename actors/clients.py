@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, ParamSpec, Pr
 
 import ray
 from ray.actor import ActorHandle
-from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
+from ray.exceptions import (
+    ActorDiedError, ActorUnavailableError, GetTimeoutError, RayActorError, RayError, RayTaskError,
+)  # fmt: skip
 
 from actors import names
 from engine.errors import EngineError, EngineNotRunning, StoreBusy
@@ -82,7 +84,7 @@ class Pending(Generic[R]):
 class _Method:
     """One actor method of a client: call it to wait for the answer, ``start`` it not to."""
 
-    def __init__(self, client: ActorClient[Any], name: str, remote: Any) -> None:
+    def __init__(self, client: ActorClient, name: str, remote: Any) -> None:
         self._client, self.__name__, self._remote = client, name, remote
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -92,8 +94,9 @@ class _Method:
         return Pending(self._remote.remote(*args, **kwargs), self._client.actor, self.__name__)
 
 
-class ActorClient(Generic[T]):
-    """The generic proxy: ``client.method(*args, **kwargs)`` runs ``method`` in the actor."""
+class ActorClient:
+    """The generic proxy: ``client.method(*args, **kwargs)`` runs ``method`` in the actor (untyped;
+    :func:`typed`, :func:`daemon_client` and :class:`StoreClient` give it its actor's type)."""
 
     def __init__(self, handle: ActorHandle, *, timeout: float | None = STORE_CALL_SECONDS,
                  actor: str = "engine") -> None:
@@ -165,8 +168,6 @@ def ping(handles: Mapping[str, ActorHandle], timeout: float) -> dict[str, tuple[
 
 
 def _ping_result(ref: Any) -> tuple[str, str | None]:
-    from ray.exceptions import ActorDiedError, ActorUnavailableError
-
     try:
         ray.get(ref, timeout=0)
         return "RUNNING", None
@@ -184,7 +185,7 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
-class _StoreClient(ActorClient[Any]):
+class _StoreClient(ActorClient):
     """The Store actor's client (every call waits at most ``timeout``, default STORE_CALL_SECONDS)."""
 
     def __init__(self, handle: ActorHandle, *, timeout: float | None = STORE_CALL_SECONDS) -> None:

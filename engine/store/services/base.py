@@ -32,7 +32,7 @@ class StoreBase:
         with self._cursor_lock:
             return self._con.cursor()
 
-    def now(self) -> datetime:
+    def _now(self) -> datetime:
         """The Store's current time (its clock's)."""
         return self._clock()
 

@@ -30,7 +30,7 @@ class JobService(StoreBase):
         spec = self._jobs.get(name)
         with self._job_lock, self.cursor() as cur:
             return run_job(cur, spec, params, trigger=trigger, key=key, trace_id=trace_id, traceparent=traceparent,
-                           now=self.now())  # the Store's clock: jobs "as of" a time in tests
+                           now=self._now())  # the Store's clock: jobs "as of" a time in tests
 
     def pending_triggers(self) -> list[tuple[int, str]]:
         """(batch id, job) of every batch trigger not yet run, oldest batch first."""

@@ -21,7 +21,7 @@ class ScheduleService(JobService):
     def _init_schedules(self) -> None:
         self._slot_lock = threading.Lock()  # one writer of schedule_slots at a time
         with self.cursor() as cur:
-            ledger.recover(cur, self.now())  # runs 'started' in a previous Store died with it
+            ledger.recover(cur, self._now())  # runs 'started' in a previous Store died with it
 
     def schedule_tick(self, schedules: Sequence[Schedule], now: datetime) -> list[SlotRun]:
         """Plan the slot ledger up to ``now``; returns the SlotRuns waiting to run."""
@@ -37,7 +37,7 @@ class ScheduleService(JobService):
         """
         with self._job_lock, self.cursor() as cur:
             with self._slot_lock:
-                if not ledger.begin(cur, run, self.now()):
+                if not ledger.begin(cur, run, self._now()):
                     return ledger.slot(cur, run.schedule, run.slot_at) or {}
             doc: dict[str, Any] | None = None
             reason: str | None = None
@@ -50,7 +50,7 @@ class ScheduleService(JobService):
                     spec = sweep_spec(spec)
                 try:
                     doc = run_job(cur, spec, run.params, trigger="schedule", key=run.key, slot_id=run.slot_id,
-                                  now=self.now())
+                                  now=self._now())
                 except Exception as exc:  # the slot must end whatever happened (it is 'started' now)
                     reason = str(exc) if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
                     found = execution_id_by_key(cur, run.key)
@@ -59,7 +59,7 @@ class ScheduleService(JobService):
             if reason is None and not ok:
                 reason = (doc or {}).get("error") or f"execution ended {(doc or {}).get('status')}"
             with self._slot_lock:
-                ledger.end(cur, run, ended=self.now(), execution_id=(doc or {}).get("execution_id"),
+                ledger.end(cur, run, ended=self._now(), execution_id=(doc or {}).get("execution_id"),
                            succeeded=ok, reason=reason)
                 return ledger.slot(cur, run.schedule, run.slot_at) or {}
 
