@@ -109,7 +109,8 @@ def test_a_database_of_the_old_numbering_runs_nothing_again(tmp_path):
     old = tmp_path / "old.duckdb"
     con = connect(old, migrate=False)
     assert apply_migrations(con, OLD_NUMBERING) == [1, 2, 3, 5, 7, 8, 9]
-    con.execute("INSERT INTO daemons (name, daemon_type, category, activity, state) VALUES ('x','Load','P','a','RUNNING')")
+    con.execute("INSERT INTO daemons (name, daemon_type, category, activity, state) "
+                "VALUES ('x', 'Load', 'P', 'a', 'RUNNING')")
     con.close()
 
     con = connect(old)  # the current code: renumbers the ledger, and no migration runs again
