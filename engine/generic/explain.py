@@ -12,6 +12,7 @@ import json
 import math
 from typing import Any
 
+from engine.generic.lines import BOM
 from engine.generic.rules import UNLIMITED, Node
 
 Reason = tuple[str, str]  #: (field path, text)
@@ -37,13 +38,62 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+class _Huge(float):
+    """A JSON number too large for a float (1e400): +-inf that remembers how it was written."""
+
+    text: str
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        value = _Huge(value)
+        value.text = text
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape, e.g. "\ud800"
+        return False
+    return True
+
+
 def _short(value: Any) -> str:
+    if isinstance(value, _Huge):
+        return value.text[:80]
     text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    if not _encodable(text):
+        text = json.dumps(value, allow_nan=True)
     return text if len(text) <= 80 else text[:77] + "…"
 
 
 def _join(path: str, name: str) -> str:
+    if not _encodable(name):
+        name = json.dumps(name)
     return f"{path}.{name}" if path else name
+
+
+class _Repeated(dict):
+    """A JSON object in which a key repeats: the first value of each key, and how many times
+    each repeated key appears (Python's json would keep the last value without a word)."""
+
+    repeated: dict[str, int]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    out = _Repeated()
+    out.repeated = {}
+    for key, value in pairs:
+        if key in out:
+            out.repeated[key] = out.repeated.get(key, 1) + 1
+        else:
+            out[key] = value
+    return out
 
 
 def explain_line(line: bytes, rules: Node) -> tuple[dict[str, Any] | None, list[Reason]]:
@@ -51,12 +101,16 @@ def explain_line(line: bytes, rules: Node) -> tuple[dict[str, Any] | None, list[
     body = line.rstrip(b"\r")
     if not body.strip(b" \t\r\n"):
         return None, [("", "empty line")]
+    if b"\0" in body:
+        return None, [("", f"NUL byte at byte {body.index(0) + 1}: JSON text cannot hold one")]
+    if body.startswith(BOM):
+        return None, [("", "starts with a byte order mark (BOM): only line 1 of a file may")]
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [("", f"not valid UTF-8 at byte {exc.start + 1}")]
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object, parse_float=_float)
     except json.JSONDecodeError as exc:
         return None, [("", f"invalid JSON at column {exc.colno}: {exc.msg}")]
     except (ValueError, RecursionError) as exc:
@@ -76,6 +130,8 @@ def _conform(value: Any, node: Node, path: str, out: list[Reason]) -> Any:
         if not isinstance(value, dict):
             return _wrong(value, "an object", path, out)
         result = {}
+        for key, count in getattr(value, "repeated", {}).items():
+            out.append((_join(path, key), f"duplicate key: it appears {count} times in one object"))
         for key, item in value.items():
             child = node.properties.get(key)
             if child is None:
@@ -108,7 +164,7 @@ def _conform(value: Any, node: Node, path: str, out: list[Reason]) -> Any:
     except OverflowError:
         number = math.inf
     if math.isinf(number):  # 1e999 or a 400-digit integer: beyond any range the schemas allow
-        out.append((path, f"number out of range, got {str(value)[:40]}"))
+        out.append((path, f"number out of range, got {getattr(value, 'text', str(value))[:40]}"))
         return None
     return number
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SENTINELS = ((b'"amount":"UNLIMITED"', b'"amount":Infinity'), (b'"amount": "UNLIMITED"', b'"amount": Infinity'))
-SHRINK = 3  # bytes each UNLIMITED rewrite saves
+# `"UNLIMITED"` (11 bytes) becomes `Infinity` padded with JSON whitespace to the same length, so
+# a rewritten block has the same line offsets as the original (one set of line bounds serves
+# both). pyarrow has no union type, and it reads `Infinity` as +inf: UNLIMITED's representation.
+UNLIMITED_FORMS = (b'"amount":"UNLIMITED"', b'"amount": "UNLIMITED"')
+REWRITTEN_FORMS = (b'"amount":Infinity   ', b'"amount": Infinity   ')
 BOM = b"\xef\xbb\xbf"
 
 
@@ -20,19 +23,17 @@ def bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts.astype(np.int64), ends.astype(np.int64)
 
 
-def count_lines(arr: np.ndarray, final: bool) -> int:
-    return int(np.count_nonzero(arr == 10)) + (1 if final and len(arr) and arr[-1] != 10 else 0)
-
-
 def rewrite_unlimited(raw: bytes) -> bytes:
-    out = raw.replace(*SENTINELS[0])
+    """The block with every allowance amount "UNLIMITED" as `Infinity` (same length)."""
+    out = raw.replace(UNLIMITED_FORMS[0], REWRITTEN_FORMS[0])
     if b'": ' in raw[:512]:  # spaced separators (Python's json default): rewrite that form too
-        out = out.replace(*SENTINELS[1])
+        out = out.replace(UNLIMITED_FORMS[1], REWRITTEN_FORMS[1])
     return out
 
 
-def count_rewrites(line: bytes, spaced: bool) -> int:
-    return line.count(SENTINELS[0][0]) + (line.count(SENTINELS[1][0]) if spaced else 0)
+def count_rewrites(line: bytes) -> int:
+    """How many UNLIMITED rewrites a rewritten line holds."""
+    return line.count(REWRITTEN_FORMS[0]) + line.count(REWRITTEN_FORMS[1])
 
 
 def is_utf8(raw: bytes | memoryview) -> bool:
@@ -76,21 +77,7 @@ def not_object(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndar
 def blank(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Lines that are empty or whitespace only (pyarrow skips them; they are records here)."""
     lengths = ends - starts
-    blank = lengths == 0
+    out = lengths == 0
     for i in np.flatnonzero((lengths > 0) & (lengths <= 8)):
-        blank[i] = not arr[starts[i] : ends[i]].tobytes().strip()
-    return blank
-
-
-def next_piece_end(data: np.ndarray, start: int, piece_bytes: int) -> int:
-    """The end of a line-aligned piece of about piece_bytes starting at `start`."""
-    n = len(data)
-    end = start + piece_bytes
-    window = 1 << 12
-    while end < n:  # the next line end at or after `end` (lines may be long: widen the window)
-        hits = np.flatnonzero(data[end - 1 : end - 1 + window] == 10)
-        if len(hits):
-            return end + int(hits[0])
-        end += window
-        window *= 2
-    return n
+        out[i] = not arr[starts[i] : ends[i]].tobytes().strip()
+    return out
