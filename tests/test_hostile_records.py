@@ -276,3 +276,125 @@ def test_max_depths_matches_a_reference_scanner():
             assert np.maximum(max_depths(arr, starts, ends), 0).tolist() == expected
     finally:
         depth_module._SEGMENT = segment
+
+
+# -- over-long lines: skipped while read, never held ------------------------------------------------
+
+
+def test_line_cutter_matches_a_plain_split_whatever_the_chunking():
+    import random
+
+    from engine.generic.cutter import LineCutter
+
+    rng = random.Random(7)
+    limit = 50
+    lines = [bytes([97 + i % 26]) * rng.choice((0, 3, 49, 50, 51, 120, 400)) for i in range(300)]
+    text = b"\n".join(lines)  # the last line has no newline
+    expected_long = {i: (len(line), line[:16]) for i, line in enumerate(lines) if len(line) > limit}
+    expected = b"".join((b"" if i in expected_long else line) + b"\n" for i, line in enumerate(lines))[:-1]
+    for trial in range(20):
+        cutter = LineCutter(limit, head_bytes=16)
+        blocks, longs, pos = [], {}, 0
+        while pos < len(text):
+            step = rng.choice((1, 7, 64, 333, 5000))
+            cutter.feed(text[pos : pos + step])
+            pos += step
+            assert cutter.pending <= limit
+            if rng.random() < 0.3:
+                block, first, long = cutter.take()
+                blocks.append(block)
+                longs.update({first + i: v for i, v in long.items()})
+        cutter.finish()
+        block, first, long = cutter.take()
+        blocks.append(block)
+        longs.update({first + i: v for i, v in long.items()})
+        assert b"".join(blocks) == expected + (b"\n" if len(lines) - 1 in expected_long else b"")
+        assert longs == expected_long and cutter.lines == len(lines)
+
+
+def _age_file(tmp_path: Path, plain: bytes, name: str = "f.jsonl.age"):
+    from engine import age
+    from engine.loading.shards import FilePlan
+
+    ident = age.Identity.generate()
+    path = tmp_path / name
+    with open(path, "wb") as out:
+        age.encrypt(io.BytesIO(plain), out, [ident.recipient()])
+    size = path.stat().st_size
+    with open(path, "rb") as src:
+        header = age.read_header(src, [ident])
+    return FilePlan(str(path), size, header, age.chunk_count(size, header.payload_offset), "Order", 1 << 20)
+
+
+def test_shards_skip_an_over_long_line_that_spans_several_shards(tmp_path):
+    from engine.loading.shards import plan_shards, process_shard
+
+    lines = [ol.line for ol in iter_order_lines(40, seed=2)]
+    huge = b'{"orderRef":"' + b"x" * (3 << 20) + b'"}\n'
+    header = json.dumps({"interfaceCategory": "Provisioning", "interfaceType": "Order", "version": "1.0",
+                         "identifier": "x", "extractDateTime": "2026-01-01T00:00:00Z", "recordCount": 41}).encode()  # fmt: skip
+    plan = _age_file(tmp_path, header + b"\n" + b"".join(lines[:20]) + huge + b"".join(lines[20:]))
+    results = [process_shard(plan, spec) for spec in plan_shards(plan.chunk_count, 256 << 10)]
+    assert len(results) > 10 and sum(r.lines for r in results) == 42
+    invalid = [row for r in results for row in r.invalid.to_pylist()]
+    assert len(invalid) == 1 and invalid[0]["reasons"] == [f"line too long: {len(huge) - 1:,} bytes (the limit is 1,048,576)"]
+    assert invalid[0]["raw"].startswith('{"orderRef":"xxx') and len(invalid[0]["raw"]) < 300
+    assert sum(r.valid.num_rows for r in results) == 40
+
+
+@pytest.mark.slow
+def test_a_300_mib_line_is_skipped_with_memory_near_the_shard_size(tmp_path):
+    """The shard worker's peak RSS stays far below the line's size (it was read whole: 761 MiB)."""
+    from engine import age
+
+    ident = age.Identity.generate()
+    path = tmp_path / "long.jsonl.age"
+    header = json.dumps({"interfaceCategory": "Provisioning", "interfaceType": "Order", "version": "1.0",
+                         "identifier": "x", "extractDateTime": "2026-01-01T00:00:00Z", "recordCount": 3}).encode()  # fmt: skip
+    good = jl(good_order("A"))
+
+    class Plain(io.RawIOBase):  # the file's plaintext, generated as it is encrypted
+        def __init__(self) -> None:
+            self.parts = iter([header + b"\n" + good + b'{"orderRef":"', *([b"x" * (1 << 20)] * 300), b'"}\n' + good])
+            self.rest = b""
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buf) -> int:
+            while not self.rest:
+                self.rest = next(self.parts, b"")
+                if not self.rest:
+                    return 0
+            n = min(len(buf), len(self.rest))
+            buf[:n], self.rest = self.rest[:n], self.rest[n:]
+            return n
+
+    with open(path, "wb") as out:
+        age.encrypt(io.BufferedReader(Plain()), out, [ident.recipient()])
+    (tmp_path / "key.txt").write_text(str(ident))
+    proc = run_python("""
+        import json, resource, sys
+        from pathlib import Path
+        from engine import age
+        from engine.loading.shards import FilePlan, plan_shards, process_shard
+        def rss_mib():
+            return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) / 1024
+        path = Path(sys.argv[1])
+        ident = age.Identity.parse(Path(sys.argv[2]).read_text().strip())
+        size = path.stat().st_size
+        with open(path, "rb") as src:
+            header = age.read_header(src, [ident])
+        plan = FilePlan(str(path), size, header, age.chunk_count(size, header.payload_offset), "Order")
+        process_shard(plan, plan_shards(plan.chunk_count, 1 << 20)[0])  # warm up every import
+        base = rss_mib()
+        results = [process_shard(plan, spec) for spec in plan_shards(plan.chunk_count, 64 << 20)]
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"base": base, "peak": peak, "lines": sum(r.lines for r in results),
+                          "invalid": [row for r in results for row in r.invalid.to_pylist()]}))
+    """, str(path), str(tmp_path / "key.txt"))
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    out = json.loads(proc.stdout)
+    assert out["lines"] == 4 and [r["line_no"] for r in out["invalid"]] == [3]
+    assert out["invalid"][0]["reasons"] == [f"line too long: {300 * (1 << 20) + 15:,} bytes (the limit is 16,777,216)"]
+    assert out["peak"] - out["base"] < 200, out
