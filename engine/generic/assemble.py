@@ -15,7 +15,6 @@ import pyarrow.compute as pc
 
 from engine.generic.arrow_types import float_leaves, infinities_per_row, to_typed
 from engine.generic.explain import conformed_json, explain_line, is_suppressed, raw_text, suppressed
-from engine.generic.lines import UNLIMITED_FORMS
 from engine.generic.pieces import PieceReader
 from engine.generic.records import INVALID_SCHEMA, ParsedRecords
 from engine.generic.validate import Validator, render
@@ -45,10 +44,9 @@ def _check_rewrites(reader: PieceReader) -> None:
     if not reader.tables:
         return
     blk = reader.block
-    total = sum(blk.raw.count(form) for form in UNLIMITED_FORMS)
     unread = sorted(set(reader.bad) | set(blk.rejected))
     positive, negative = _infinities(pa.concat_tables(reader.tables))
-    if positive == total - blk.rewrites_in(unread) and not negative:
+    if positive == blk.rewrites_in() - blk.rewrites_in(unread) and not negative:
         return
     suspects: list[int] = []
     for table, lines in zip(reader.tables, reader.lines):

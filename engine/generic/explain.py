@@ -117,61 +117,79 @@ def explain_line(line: bytes, rules: Node) -> tuple[dict[str, Any] | None, list[
         return None, [("", f"invalid JSON: {exc}")]
     if not isinstance(obj, dict):
         return None, [("", f"must be a JSON object, got {json_type(obj)}")]
-    reasons: list[Reason] = []
-    return _conform(obj, rules, "", reasons), reasons
+    conformer = _Conformer(surrogates=b"\\ud" in body or b"\\uD" in body)
+    return conformer.object(obj, rules, ""), conformer.out
 
 
-def _conform(value: Any, node: Node, path: str, out: list[Reason]) -> Any:
-    """`value` with wrong-typed parts dropped (reported in `out`); nulls are left to the checks."""
-    if value is None:
-        return None
-    kind = node.kind
-    if kind == "object":
-        if not isinstance(value, dict):
-            return _wrong(value, "an object", path, out)
-        result = {}
+_NUMBERS = frozenset(("number", "integer", "amount"))
+
+
+class _Conformer:
+    """Walks a parsed record against the rule tree: wrong-typed parts are dropped and reported,
+    nulls are left to the vectorised checks. The common cases (a string where a string belongs,
+    a finite number where a number belongs) take a fast path that builds no field path."""
+
+    def __init__(self, surrogates: bool) -> None:
+        self.out: list[Reason] = []
+        self.surrogates = surrogates  # the line holds a \\uD... escape: check strings for lone ones
+
+    def object(self, value: dict[str, Any], node: Node, path: str) -> dict[str, Any]:
+        out, props, result = self.out, node.properties, {}
         for key, count in getattr(value, "repeated", {}).items():
             out.append((_join(path, key), f"duplicate key: it appears {count} times in one object"))
         for key, item in value.items():
-            child = node.properties.get(key)
+            child = props.get(key)
             if child is None:
                 out.append((_join(path, key), "unknown field"))
+                continue
+            kind, typ = child.kind, type(item)
+            if item is None or (kind == "string" and typ is str and not self.surrogates):
+                result[key] = item
+            elif kind in _NUMBERS and typ is float and math.isfinite(item):
+                result[key] = item
+            elif kind == "boolean" and typ is bool:
+                result[key] = item
             else:
-                result[key] = _conform(item, child, _join(path, key), out)
+                result[key] = self.value(item, child, _join(path, key))
         return result
-    if kind == "array":
-        if not isinstance(value, list):
-            return _wrong(value, "an array", path, out)
-        return [_conform(item, node.items, f"{path}[{i}]", out) for i, item in enumerate(value)]  # type: ignore[arg-type]
-    if kind == "string":
-        if not isinstance(value, str):
-            return _wrong(value, "a string", path, out)
+
+    def value(self, value: Any, node: Node, path: str) -> Any:
+        """The general path for one value (not None)."""
+        kind = node.kind
+        if kind == "object":
+            return self.object(value, node, path) if isinstance(value, dict) else self.wrong(value, "an object", path)
+        if kind == "array":
+            if not isinstance(value, list):
+                return self.wrong(value, "an array", path)
+            items = node.items
+            return [None if item is None else self.value(item, items, f"{path}[{i}]")  # type: ignore[arg-type]
+                    for i, item in enumerate(value)]  # fmt: skip
+        if kind == "string":
+            if not isinstance(value, str):
+                return self.wrong(value, "a string", path)
+            if not _encodable(value):
+                self.out.append((path, "contains an unpaired UTF-16 surrogate escape"))
+                return None
+            return value
+        if kind == "boolean":
+            return value if isinstance(value, bool) else self.wrong(value, "true or false", path)
+        if kind == "amount" and value == UNLIMITED:
+            return math.inf  # the reader's representation of UNLIMITED
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            expected = f'a number or "{UNLIMITED}"' if kind == "amount" else ("an integer" if kind == "integer" else "a number")
+            return self.wrong(value, expected, path)
         try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            out.append((path, "contains an unpaired UTF-16 surrogate escape"))
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isinf(number):  # 1e999 or a 400-digit integer: beyond any range the schemas allow
+            self.out.append((path, f"number out of range, got {getattr(value, 'text', str(value))[:40]}"))
             return None
-        return value
-    if kind == "boolean":
-        return value if isinstance(value, bool) else _wrong(value, "true or false", path, out)
-    if kind == "amount" and value == UNLIMITED:
-        return math.inf  # the reader's representation of UNLIMITED
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        expected = f'a number or "{UNLIMITED}"' if kind == "amount" else ("an integer" if kind == "integer" else "a number")
-        return _wrong(value, expected, path, out)
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if math.isinf(number):  # 1e999 or a 400-digit integer: beyond any range the schemas allow
-        out.append((path, f"number out of range, got {getattr(value, 'text', str(value))[:40]}"))
+        return number
+
+    def wrong(self, value: Any, expected: str, path: str) -> None:
+        self.out.append((path, f"must be {expected}, got {json_type(value)} {_short(value)}"))
         return None
-    return number
-
-
-def _wrong(value: Any, expected: str, path: str, out: list[Reason]) -> None:
-    out.append((path, f"must be {expected}, got {json_type(value)} {_short(value)}"))
-    return None
 
 
 def conformed_json(record: dict[str, Any]) -> bytes:

@@ -23,17 +23,19 @@ def bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts.astype(np.int64), ends.astype(np.int64)
 
 
+def unlimited_forms(raw: bytes | bytearray) -> tuple[int, ...]:
+    """Which forms of `"amount":"UNLIMITED"` a block is rewritten for (their indices): the
+    compact one, and the spaced one when the block uses spaced separators (Python's default)."""
+    return (0, 1) if b'": ' in raw[:512] else (0,)
+
+
 def rewrite_unlimited(raw: bytes) -> bytes:
-    """The block with every allowance amount "UNLIMITED" as `Infinity` (same length)."""
-    out = raw.replace(UNLIMITED_FORMS[0], REWRITTEN_FORMS[0])
-    if b'": ' in raw[:512]:  # spaced separators (Python's json default): rewrite that form too
-        out = out.replace(UNLIMITED_FORMS[1], REWRITTEN_FORMS[1])
+    """A copy of the block with every allowance amount "UNLIMITED" as `Infinity` (same length).
+    Measured: ~0.35 us per occurrence beyond the copy (bytes.replace searches anew each time)."""
+    out = raw
+    for k in unlimited_forms(raw):
+        out = out.replace(UNLIMITED_FORMS[k], REWRITTEN_FORMS[k])
     return out
-
-
-def count_rewrites(line: bytes) -> int:
-    """How many UNLIMITED rewrites a rewritten line holds."""
-    return line.count(REWRITTEN_FORMS[0]) + line.count(REWRITTEN_FORMS[1])
 
 
 def is_utf8(raw: bytes | memoryview) -> bool:

@@ -12,6 +12,7 @@ from engine.errors import FormatError
 from engine.generic.assemble import assemble
 from engine.generic.block import Preset, screen_block
 from engine.generic.depth import DEFAULT_MAX_DEPTH
+from engine.generic.keyscreen import key_table
 from engine.generic.pieces import PIECE_BYTES, PieceReader
 from engine.generic.record_types import record_type
 from engine.generic.records import INVALID_SCHEMA, ParsedRecords
@@ -44,7 +45,7 @@ def parse_records(
         rt = record_type(interface_type)
     except KeyError as exc:
         raise FormatError(str(exc.args[0]), file=file, field="interfaceType") from None
-    block = screen_block(bytes(data), max_depth, preset)
+    block = screen_block(bytes(data), key_table(rt), max_depth, preset)
     reader = PieceReader(block, rt, load_rules(rt.schema_path))
     reader.read_block(piece_bytes)
     return assemble(reader, first_line_no)

@@ -5,19 +5,15 @@ before it reads a byte (as much as reading ~50 KB), then reads ~180 MB/s; a fail
 up to the bad line and returns nothing, saying "in row N" for most errors.
 
 * The block is cut at line ends into 4 MiB pieces, each read in one call with the record type's
-  wire schema; lines set aside by the screens (engine.generic.block) are blanked out of the
-  piece first (pyarrow skips whitespace-only lines), so a piece with known bad lines still
-  reads in one call.
+  wire schema; lines set aside by the byte screens (engine.generic.block) are blanked out of
+  the piece first (pyarrow skips whitespace-only lines), so a piece with bad lines still reads
+  in one call.
 * Unknown fields are read with unexpected_field_behavior="infer" and reported from the extra
   columns, so a misspelt field does not fail a piece.
-* Once a piece fails, the reader turns careful (bad lines come in files, not alone): each piece
-  is then screened for the lines pyarrow would fail on (engine.generic.screen) before it is
-  read, and the failed piece is screened and read again. What the screens miss is isolated: the
-  piece is read in ranges and, when pyarrow stops at a line, the lines before it are read again
-  (they are clean) and the line goes to the Python path. Ranges are sized sqrt(call cost x mean
-  bytes between failures), which balances calls against bytes re-read; a failure without a
-  hint is bisected. After 16 MiB without a failure or a screened line the reader reads whole
-  pieces again.
+* A line the screens missed fails its piece. The piece is then isolated: read in ranges and,
+  when pyarrow stops at a line, the lines before it are read again (they are clean) and the
+  line goes to the Python path. Ranges are sized sqrt(call cost x mean bytes between
+  failures), which balances calls against bytes re-read; a failure without a hint is bisected.
 """
 
 from __future__ import annotations
@@ -33,13 +29,11 @@ import pyarrow.json as pj
 from engine.generic.block import Block
 from engine.generic.record_types import RecordType
 from engine.generic.rules import Node
-from engine.generic.screen import escape_suspects, key_suspects, key_table, lines_of
 from engine.generic.validate import unknown_fields
 
 PIECE_BYTES = 4 << 20  # measured: 4 MiB pieces read as fast as one call; 256 KiB ones ~40% slower
 CALL_COST_BYTES = 64 << 10  # a pyarrow.json call's fixed cost (~0.3 ms), in bytes read
 MIN_RANGE_BYTES = 64 << 10
-CAREFUL_BYTES = 16 << 20  # careful until this many bytes passed without a bad line
 _ROW_HINT = re.compile(r" in row (\d+)\s*$")
 _READ_ERRORS = (pa.ArrowInvalid, UnicodeDecodeError)  # pyarrow's message may hold the bad bytes
 Outcome = tuple[pa.Table | None, int | None]  #: (table, None) or (None, the row pyarrow stopped at)
@@ -56,16 +50,14 @@ class PieceReader:
     lines: list[np.ndarray] = field(default_factory=list)  # line index of each row, per table
     bad: list[int] = field(default_factory=list)  # lines for the Python path
     pre: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # line -> reasons found early
-    careful: bool = False  # a piece failed: screen the next ones before reading
-    quiet_bytes: int = 0  # bytes read since the last failure or screened line
-    careful_bytes: int = 0  # bytes read while careful
-    failures: int = 0  # reads that failed while careful
+    quiet_bytes: int = 0  # bytes read since the last failed read
+    failed_bytes: int = 0  # bytes read in pieces that failed
+    failures: int = 0  # failed reads
 
     def __post_init__(self) -> None:
         self._options = pj.ParseOptions(
             explicit_schema=self.rt.wire_schema, unexpected_field_behavior="infer", newlines_in_values=False
         )
-        self._keys = key_table(self.rt.wire_schema)
 
     def read_block(self, piece_bytes: int = PIECE_BYTES) -> None:
         """Read the whole block piece by piece; aside lines go to the Python path."""
@@ -77,73 +69,47 @@ class PieceReader:
             self.piece(a, min(max(stop, a + 1), n))
             a = stop
 
-    def read(self, buf: bytes | memoryview) -> pa.Table:
+    def read(self, buf: bytes | bytearray | memoryview) -> pa.Table:
         opts = pj.ReadOptions(use_threads=False, block_size=max(len(buf) + 1, 1 << 16))
         return pj.read_json(pa.BufferReader(buf), read_options=opts, parse_options=self._options)
 
-    def try_read(self, buf: bytes | memoryview) -> Outcome:
+    def try_read(self, buf: bytes | bytearray | memoryview) -> Outcome:
         try:
             return self.read(buf), None
         except _READ_ERRORS as exc:
             m = _ROW_HINT.search(str(exc)) if isinstance(exc, pa.ArrowInvalid) else None
             return None, int(m.group(1)) if m else None
 
-    def screen(self, a: int, b: int) -> int:
-        """Set aside the lines of [a, b) that the careful screens flag; returns how many."""
+    def buffer(self, a: int, b: int) -> memoryview:
+        """The bytes of lines [a, b), aside lines blanked (engine.generic.block)."""
         blk = self.block
-        s, e = int(blk.starts[a]), int(blk.ends[b - 1])
-        view = blk.arr[s:e]
-        found = key_suspects(blk.data[s:e], view, self._keys)
-        if blk.backslashes[a:b].any():
-            found = np.concatenate([found, escape_suspects(view)])
-        if not len(found):
-            return 0
-        lines = np.unique(lines_of(found + s, blk.starts[a:b])) + a
-        new = lines[~blk.aside[lines]]
-        blk.aside[new] = True
-        self.bad.extend(new.tolist())
-        return len(new)
-
-    def buffer(self, a: int, b: int) -> bytes | memoryview:
-        """The bytes of lines [a, b) with every aside line blanked out."""
-        blk = self.block
-        s, e = int(blk.starts[a]), int(blk.ends[b - 1])
-        aside = np.flatnonzero(blk.aside[a:b]) + a
-        if not len(aside):
-            return memoryview(blk.data)[s:e]
-        buf = bytearray(blk.data[s:e])
-        view = np.frombuffer(buf, np.uint8)
-        for i in aside.tolist():
-            view[blk.starts[i] - s : blk.ends[i] - s] = 32
-        return buf
+        return memoryview(blk.data)[int(blk.starts[a]) : int(blk.ends[b - 1])]
 
     def piece(self, a: int, b: int) -> None:
         """Read lines [a, b)."""
-        blk = self.block
-        size = int(blk.ends[b - 1] - blk.starts[a])
-        if self.careful and self.screen(a, b):
-            self.quiet_bytes = 0
-        use = ~blk.aside[a:b]
-        outcome = self.try_read(self.buffer(a, b)) if use.any() else (None, None)
-        table = outcome[0]
-        if table is not None and table.num_rows == int(use.sum()):
-            self.accept(table, np.flatnonzero(use) + a)
-            self.quiet_bytes += size
-            if self.careful and self.quiet_bytes > CAREFUL_BYTES:
-                self.careful = False
-            return
+        use = ~self.block.aside[a:b]
         if not use.any():
             return
-        self.quiet_bytes = 0
-        if not self.careful:  # the first failure: screen this piece and read it once more
-            self.careful = True
-            if self.screen(a, b):
-                use = ~blk.aside[a:b]
-                outcome = self.try_read(self.buffer(a, b)) if use.any() else (None, None)
-                if outcome[0] is not None and outcome[0].num_rows == int(use.sum()):
-                    self.accept(outcome[0], np.flatnonzero(use) + a)
-                    return
+        outcome = self.try_read(self.buffer(a, b))
+        if self._accepted(outcome, a, b):
+            return
+        found = self.block.scan_keys(a)
+        self.bad.extend(found.tolist())
+        if len(found):  # the first failure in a block not scanned yet
+            outcome = self.try_read(self.buffer(a, b)) if (~self.block.aside[a:b]).any() else (None, None)
+            if self._accepted(outcome, a, b):
+                return
         _Isolation(self, a, b).run(outcome)
+
+    def _accepted(self, outcome: Outcome, a: int, b: int) -> bool:
+        use = ~self.block.aside[a:b]
+        table = outcome[0]
+        if not use.any() or (table is not None and table.num_rows == int(use.sum())):
+            if use.any():
+                self.accept(table, np.flatnonzero(use) + a)  # type: ignore[arg-type]
+            self.quiet_bytes += int(self.block.ends[b - 1] - self.block.starts[a])
+            return True
+        return False
 
     def accept(self, table: pa.Table, lines: np.ndarray) -> None:
         """Keep a table read from `lines`; report and drop columns the schema does not know."""
@@ -170,12 +136,13 @@ class _Isolation:
         self.reader, self.a, self.b = reader, a, b
         blk = reader.block
         self.base = int(blk.starts[a])
-        self.buf = bytes(reader.buffer(a, b))
+        self.buf = reader.buffer(a, b)  # a view: lines set aside below are blanked in it too
         self.starts, self.ends = blk.starts[a:b] - self.base, blk.ends[a:b] - self.base
         self.use = ~blk.aside[a:b]
 
     def set_aside(self, i: int) -> None:
         self.use[i] = False
+        self.reader.block.set_aside(np.array([self.a + i]))
         self.reader.bad.append(self.a + i)
 
     def run(self, first: Outcome) -> None:
@@ -206,7 +173,7 @@ class _Isolation:
         """The end of the next range: about sqrt(call cost x bytes between failures), which
         minimises calls x call cost + bytes re-read (half a range per failure)."""
         r = self.reader
-        gap = max(r.quiet_bytes, r.careful_bytes // max(r.failures, 1))
+        gap = max(r.quiet_bytes, r.failed_bytes // max(r.failures, 1))
         size = min(4 << 20, max(MIN_RANGE_BYTES, int(math.sqrt(CALL_COST_BYTES * max(gap, 1)))))
         target = int(self.starts[cursor]) + size
         return min(b, max(cursor + 1, int(np.searchsorted(self.starts, target, side="left"))))
@@ -217,7 +184,7 @@ class _Isolation:
             end = self.range_end(cursor, b)
             result = self.read(cursor, end)
             r = self.reader
-            r.careful_bytes += int(self.ends[end - 1]) - int(self.starts[cursor])
+            r.failed_bytes += int(self.ends[end - 1]) - int(self.starts[cursor])
             if result == "ok":
                 r.quiet_bytes += int(self.ends[end - 1]) - int(self.starts[cursor])
                 cursor = end
