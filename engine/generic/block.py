@@ -35,6 +35,7 @@ from engine.generic.lines import (
     UNLIMITED_FORMS,
     blank,
     bounds,
+    gather_lines,
     is_utf8,
     not_object,
     not_utf8,
@@ -45,20 +46,22 @@ from engine.generic.escapes import escape_suspects, lines_of
 
 #: a line the caller already judged: (the first bytes to keep as its raw text, its one reason)
 Preset = tuple[bytes, str]
+_REWRITTEN = np.frombuffer(REWRITTEN, np.uint8)
 
 
 @dataclass
 class Block:
-    raw: bytes  #: the lines as given
-    data: bytes | bytearray  #: what pyarrow reads: UNLIMITED rewritten, aside lines blanked (same offsets)
+    raw: bytes  #: the lines as given (pyarrow reads pieces of it: Block.piece)
     starts: np.ndarray
     ends: np.ndarray
     aside: np.ndarray  #: bool per line: never shown to pyarrow
     table: KeyTable
     scanned_from: int | None = None  #: the key scan has covered lines from here on (None: not run)
-    rewrites: np.ndarray | None = None  #: UNLIMITED rewrites per line, when the key scan made them
+    unlimited: np.ndarray | None = None  #: byte positions of the UNLIMITED amounts (from the key scan)
+    rewrites: np.ndarray | None = None  #: UNLIMITED amounts per line (from the key scan)
     rejected: dict[int, str] = field(default_factory=dict)  #: line -> its one reason
     preset_raw: dict[int, bytes] = field(default_factory=dict)  #: raw text of preset lines
+    _scratch: bytearray = field(default_factory=bytearray, repr=False)
 
     @property
     def n_lines(self) -> int:
@@ -68,48 +71,53 @@ class Block:
         """The original bytes of line i (without its `\\n`)."""
         return self.raw[self.starts[i] : self.ends[i]]
 
+    def piece(self, a: int, b: int) -> memoryview:
+        """Lines [a, b) as pyarrow reads them: UNLIMITED amounts as `Infinity` (same length),
+        aside lines blanked (pyarrow skips whitespace-only lines). Valid until the next call:
+        pieces are built in one reused buffer (pyarrow copies what it reads), so a block costs
+        no copy of itself and no page faults for one."""
+        s, e = int(self.starts[a]), int(self.ends[b - 1])
+        if len(self._scratch) < e - s:
+            self._scratch = bytearray(max(e - s, 2 * len(self._scratch)))
+        view = memoryview(self._scratch)[: e - s]
+        if self.unlimited is None:  # no key scan: bytes.replace finds them
+            view[:] = rewrite_unlimited(self.raw[s:e], unlimited_forms(self.raw))
+        else:
+            view[:] = memoryview(self.raw)[s:e]
+            k = np.searchsorted(self.unlimited, [s, e])
+            at = self.unlimited[k[0] : k[1]] - s
+            np.frombuffer(view, np.uint8)[at[:, None] + np.arange(len(REWRITTEN))] = _REWRITTEN
+        for i in (np.flatnonzero(self.aside[a:b]) + a).tolist():
+            self.blank(view, s, i)
+        return view
+
+    def blank(self, view: memoryview, s: int, i: int) -> None:
+        """Blank line i in a piece that starts at byte s."""
+        np.frombuffer(view, np.uint8)[self.starts[i] - s : self.ends[i] - s] = 32
+
     def scan_keys(self, first: int = 0) -> np.ndarray:
         """Run the key scan over lines [first, n) and set aside what it finds; returns those
-        lines. The first scan of a block also rewrites its UNLIMITED amounts."""
+        lines. A scan from the first line also finds the block's UNLIMITED amounts."""
         if self.scanned_from is not None and self.scanned_from <= first:
             return np.zeros(0, np.int64)
         stop = self.n_lines if self.scanned_from is None else self.scanned_from
         hi = int(self.starts[stop]) if stop < self.n_lines else len(self.raw)
-        arr = np.frombuffer(self.raw, np.uint8)
-        found = scan_keys(self.raw, arr[:hi], self.starts[first:stop], self.table)
-        if self.rewrites is None and not self.data:  # the first scan, while screening: it rewrites too
-            self._rewrite(found.unlimited, found.unlimited_lines + first)
+        found = scan_keys(self.raw, np.frombuffer(self.raw, np.uint8)[:hi], self.starts[first:stop], self.table)
+        if first == 0 and self.scanned_from is None:
+            self.unlimited = found.unlimited
+            self.rewrites = np.bincount(found.unlimited_lines, minlength=self.n_lines)[: self.n_lines]
         self.scanned_from = first
         new = found.suspects + first
         new = new[~self.aside[new]]
-        self.set_aside(new)
+        self.aside[new] = True
         return new
 
-    def set_aside(self, lines: np.ndarray) -> None:
-        """Never show these lines to pyarrow: mark them, and blank them out of `data` (pyarrow
-        skips whitespace-only lines, so a piece with bad lines still reads in one call)."""
-        self.aside[lines] = True
-        if self.data and len(lines):
-            if isinstance(self.data, bytes):  # a clean block's rewrite: copied once bad lines appear
-                self.data = bytearray(self.data)
-            view = np.frombuffer(self.data, np.uint8)
-            for i in np.asarray(lines).tolist():
-                view[self.starts[i] : self.ends[i]] = 32
-
     def rewrites_in(self, lines: list[int] | None = None) -> int:
-        """UNLIMITED rewrites in the given lines (in the whole block when None)."""
+        """UNLIMITED amounts in the given lines (in the whole block when None)."""
         if self.rewrites is not None:
             return int(self.rewrites.sum() if lines is None else self.rewrites[lines].sum())
         text = self.raw if lines is None else b"\n".join(self.line(i) for i in lines)
         return sum(text.count(UNLIMITED_FORMS[k]) for k in unlimited_forms(self.raw))
-
-    def _rewrite(self, positions: np.ndarray, lines: np.ndarray) -> None:
-        data = bytearray(self.raw)
-        if len(positions):
-            view = np.frombuffer(data, np.uint8)
-            view[positions[:, None] + np.arange(len(REWRITTEN))] = np.frombuffer(REWRITTEN, np.uint8)
-        self.data = data
-        self.rewrites = np.bincount(lines, minlength=self.n_lines)[: self.n_lines]
 
 
 def screen_block(raw: bytes, table: KeyTable, max_depth: int, preset: dict[int, Preset] | None = None) -> Block:
@@ -125,9 +133,13 @@ def screen_block(raw: bytes, table: KeyTable, max_depth: int, preset: dict[int, 
     aside |= blank(arr, starts, ends) | not_object(arr, starts, ends)
     if not is_utf8(raw):
         aside |= not_utf8(raw, starts, ends)
-    if counts.backslashes.any():
+    with_backslash = np.flatnonzero(counts.backslashes)
+    if len(with_backslash) > n // 8:  # escapes everywhere (JSON written with ensure_ascii): scan it all
         aside[lines_of(escape_suspects(arr), starts)] = True
-    block = Block(raw, b"", starts, ends, aside, table)
+    elif len(with_backslash):  # only those lines, end to end
+        u, offs = gather_lines(arr, starts[with_backslash], ends[with_backslash])
+        aside[with_backslash[lines_of(escape_suspects(u), offs)]] = True
+    block = Block(raw, starts, ends, aside, table)
     for line, depth in too_deep(arr, starts, ends, counts.openers, max_depth).items():
         block.rejected[line] = depth_reason(depth, max_depth)
     for line, (head, reason) in (preset or {}).items():
@@ -137,7 +149,4 @@ def screen_block(raw: bytes, table: KeyTable, max_depth: int, preset: dict[int, 
         aside[list(block.rejected)] = True
     if aside.any():
         block.scan_keys()
-    else:
-        block.data = rewrite_unlimited(raw)
-    block.set_aside(np.flatnonzero(aside))
     return block

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.generic.lines import gather_lines
+
 DEFAULT_MAX_DEPTH = 64
 _SEGMENT = 1 << 20  # bytes scanned per vectorised pass: memory stays ~10x this
 _NL, _QUOTE, _BACKSLASH = 10, 34, 92
@@ -84,11 +86,8 @@ def _steps(u: np.ndarray, quote: np.ndarray, inside: np.ndarray) -> np.ndarray:
 
 def _group_depths(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Max depth of many short lines in one vectorised pass (each followed by a separator)."""
+    u, offs = gather_lines(arr, starts, ends)  # separators end quote parity and backslash runs
     lens = ends - starts + 1
-    offs = np.concatenate(([0], np.cumsum(lens)[:-1]))
-    src = np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts - offs, lens)
-    u = arr[np.minimum(src, len(arr) - 1)]
-    u[offs + lens - 1] = _NL  # separators end quote parity and backslash runs at line ends
     quote = _unescaped_quotes(u)
     q = np.cumsum(quote, dtype=np.int32)
     inside = ((q - np.repeat(q[offs] - quote[offs], lens)) & 1).astype(bool)

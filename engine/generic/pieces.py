@@ -69,47 +69,45 @@ class PieceReader:
             self.piece(a, min(max(stop, a + 1), n))
             a = stop
 
-    def read(self, buf: bytes | bytearray | memoryview) -> pa.Table:
+    def read(self, buf: bytes | memoryview) -> pa.Table:
         opts = pj.ReadOptions(use_threads=False, block_size=max(len(buf) + 1, 1 << 16))
         return pj.read_json(pa.BufferReader(buf), read_options=opts, parse_options=self._options)
 
-    def try_read(self, buf: bytes | bytearray | memoryview) -> Outcome:
+    def try_read(self, buf: bytes | memoryview) -> Outcome:
         try:
             return self.read(buf), None
         except _READ_ERRORS as exc:
             m = _ROW_HINT.search(str(exc)) if isinstance(exc, pa.ArrowInvalid) else None
             return None, int(m.group(1)) if m else None
 
-    def buffer(self, a: int, b: int) -> memoryview:
-        """The bytes of lines [a, b), aside lines blanked (engine.generic.block)."""
-        blk = self.block
-        return memoryview(blk.data)[int(blk.starts[a]) : int(blk.ends[b - 1])]
-
     def piece(self, a: int, b: int) -> None:
         """Read lines [a, b)."""
-        use = ~self.block.aside[a:b]
-        if not use.any():
+        blk = self.block
+        if blk.aside[a:b].all():
             return
-        outcome = self.try_read(self.buffer(a, b))
+        view = blk.piece(a, b)
+        outcome = self.try_read(view)
         if self._accepted(outcome, a, b):
             return
-        found = self.block.scan_keys(a)
-        self.bad.extend(found.tolist())
-        if len(found):  # the first failure in a block not scanned yet
-            outcome = self.try_read(self.buffer(a, b)) if (~self.block.aside[a:b]).any() else (None, None)
+        found = blk.scan_keys(a)  # the first failure in a block not scanned yet
+        if len(found):
+            self.bad.extend(found.tolist())
+            if blk.aside[a:b].all():
+                return
+            view = blk.piece(a, b)
+            outcome = self.try_read(view)
             if self._accepted(outcome, a, b):
                 return
-        _Isolation(self, a, b).run(outcome)
+        _Isolation(self, a, b, view).run(outcome)
 
     def _accepted(self, outcome: Outcome, a: int, b: int) -> bool:
         use = ~self.block.aside[a:b]
         table = outcome[0]
-        if not use.any() or (table is not None and table.num_rows == int(use.sum())):
-            if use.any():
-                self.accept(table, np.flatnonzero(use) + a)  # type: ignore[arg-type]
-            self.quiet_bytes += int(self.block.ends[b - 1] - self.block.starts[a])
-            return True
-        return False
+        if table is None or table.num_rows != int(use.sum()):
+            return False
+        self.accept(table, np.flatnonzero(use) + a)
+        self.quiet_bytes += int(self.block.ends[b - 1] - self.block.starts[a])
+        return True
 
     def accept(self, table: pa.Table, lines: np.ndarray) -> None:
         """Keep a table read from `lines`; report and drop columns the schema does not know."""
@@ -132,17 +130,19 @@ class PieceReader:
 class _Isolation:
     """Reads the lines of a failed piece [a, b) range by range, setting bad lines aside."""
 
-    def __init__(self, reader: PieceReader, a: int, b: int) -> None:
+    def __init__(self, reader: PieceReader, a: int, b: int, view: memoryview) -> None:
         self.reader, self.a, self.b = reader, a, b
         blk = reader.block
         self.base = int(blk.starts[a])
-        self.buf = reader.buffer(a, b)  # a view: lines set aside below are blanked in it too
+        self.buf = view  # the piece's bytes: lines set aside below are blanked in it too
         self.starts, self.ends = blk.starts[a:b] - self.base, blk.ends[a:b] - self.base
         self.use = ~blk.aside[a:b]
 
     def set_aside(self, i: int) -> None:
+        blk = self.reader.block
         self.use[i] = False
-        self.reader.block.set_aside(np.array([self.a + i]))
+        blk.aside[self.a + i] = True
+        blk.blank(self.buf, self.base, self.a + i)
         self.reader.bad.append(self.a + i)
 
     def run(self, first: Outcome) -> None:
