@@ -398,3 +398,18 @@ def test_a_300_mib_line_is_skipped_with_memory_near_the_shard_size(tmp_path):
     assert out["lines"] == 4 and [r["line_no"] for r in out["invalid"]] == [3]
     assert out["invalid"][0]["reasons"] == [f"line too long: {300 * (1 << 20) + 15:,} bytes (the limit is 16,777,216)"]
     assert out["peak"] - out["base"] < 200, out
+
+
+def test_validate_reports_hostile_lines_as_the_loader_would():
+    from engine.generic.header import FileHeader
+    from engine.validate import validate_stream
+
+    header = FileHeader(interface_type="Order", identifier="v", created_at=__import__("datetime").datetime(
+        2026, 1, 1, tzinfo=__import__("datetime").timezone.utc), record_count=4)  # fmt: skip
+    body = jl(good_order("A")) + deep_object(20) + b"\n" + b'{"orderRef":"' + b"x" * 5000 + b'"}\n' + jl(good_order("B"))
+    report = validate_stream(io.BytesIO(header.to_json_line() + body), file="v.jsonl", max_line_bytes=4096, max_depth=16)
+    assert (report.records, report.valid, report.invalid_total) == (4, 2, 2)
+    assert [(r.line_no, r.reasons) for r in report.invalid] == [
+        (3, ("nested 20 levels deep; the limit is 16 (objects and arrays count)",)),
+        (4, ("line too long: 5,015 bytes (the limit is 4,096)",)),
+    ]
