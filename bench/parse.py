@@ -16,7 +16,8 @@ time of this process, best of --repeat: the build machine is shared):
 * duckdb: `read_json(file, format='newline_delimited', columns=…)` of the good lines into an
   Arrow table, one thread, from a file in the page cache (DuckDB reads files, not buffers).
 
-Prints the load average and a Markdown table; ratio = parse_records MB/s / baseline MB/s.
+Prints the load average and a Markdown table per mix (--mix: the hostile mix above, engine.synth's
+kinds alone as this bench used before, or both); ratio = parse_records MB/s / baseline MB/s.
 """
 
 from __future__ import annotations
@@ -66,19 +67,20 @@ HOSTILE = {
 }
 
 
-def build_block(target_bytes: int, share: float, seed: int = 7) -> tuple[bytes, bytes, int]:
-    """(the block, its good lines rewritten for the baselines, number of records)."""
+def build_block(target_bytes: int, share: float, seed: int = 7, hostile: bool = True) -> tuple[bytes, bytes, int]:
+    """(the block, its good lines rewritten for the baselines, number of records). Without
+    `hostile`, the bad lines are engine.synth's alone (the data this bench used before)."""
     lines, good, size, n_bad = [], [], 0, 0
     kinds = list(HOSTILE.values())
     for i, ol in enumerate(iter_order_lines(max(1, target_bytes // 1240), seed=seed, bad_share=share)):
         line = ol.line
         if ol.bad_kind is None:
             good.append(line)
-            if i % 10 == 3:
+            if hostile and i % 10 == 3:
                 line = line[:-1] + b"\r\n"
         else:
             n_bad += 1
-            if n_bad % 3 == 0:  # one bad line in three is hostile, made from the last good one
+            if hostile and n_bad % 3 == 0:  # one bad line in three is hostile, made from the last good one
                 line = kinds[(n_bad // 3) % len(kinds)](good[-1].rstrip(b"\n").replace(b'"ORD-', b'"ORD-X', 1)) + b"\n"
         lines.append(line)
         size += len(line)
@@ -113,41 +115,59 @@ def cpu(fn) -> float:
     return time.process_time() - start
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mb", type=float, default=64.0, help="block size in MB (default 64)")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--shares", default="0,0.01,0.1", help="shares of bad records, comma-separated")
-    args = ap.parse_args()
-    con = duckdb.connect()
-    con.execute("SET threads = 1")
-    load_before = os.getloadavg()
+def measure(con: duckdb.DuckDBPyConnection, tmp: str, mb: float, shares: list[float], repeat: int,
+            hostile: bool) -> list[tuple]:  # fmt: skip
     rows = []
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as tmp:
-        for share in (float(s) for s in args.shares.split(",")):
-            block, clean, count = build_block(int(args.mb * 1e6), share)
-            (Path(tmp) / "good.jsonl").write_bytes(clean)
-            good_path = str(Path(tmp) / "good.jsonl")
-            result = parse_records(block, "Order", 2, file="bench")  # warm up, and check the split
-            assert result.records == count, (result.records, count)
-            assert duckdb_read(con, good_path).num_rows == pyarrow_read(clean).num_rows
-            t_parse = t_arrow = t_duck = float("inf")
-            for _ in range(args.repeat):  # interleaved, so all three see the same machine
-                t_parse = min(t_parse, cpu(lambda: parse_records(block, "Order", 2, file="bench")))
-                t_arrow = min(t_arrow, cpu(lambda: pyarrow_read(clean)))
-                t_duck = min(t_duck, cpu(lambda: duckdb_read(con, good_path)))
-            mbps = len(block) / t_parse / 1e6
-            rows.append((share, len(block) / 1e6, count, result.errors, mbps, count / t_parse,
-                         len(clean) / t_arrow / 1e6, len(clean) / t_duck / 1e6))  # fmt: skip
-    load_after = os.getloadavg()
-    print(f"parse_records on one core, {args.mb:g} MB blocks of synthetic orders (best of {args.repeat}, CPU time)")
-    print(f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after ({os.cpu_count()} CPUs)\n")
+    for share in shares:
+        block, clean, count = build_block(int(mb * 1e6), share, hostile=hostile)
+        good_path = str(Path(tmp) / "good.jsonl")
+        Path(good_path).write_bytes(clean)
+        result = parse_records(block, "Order", 2, file="bench")  # warm up, and check the split
+        assert result.records == count, (result.records, count)
+        assert duckdb_read(con, good_path).num_rows == pyarrow_read(clean).num_rows
+        t_parse = t_arrow = t_duck = float("inf")
+        for _ in range(repeat):  # interleaved, so all three see the same machine
+            t_parse = min(t_parse, cpu(lambda: parse_records(block, "Order", 2, file="bench")))
+            t_arrow = min(t_arrow, cpu(lambda: pyarrow_read(clean)))
+            t_duck = min(t_duck, cpu(lambda: duckdb_read(con, good_path)))
+        rows.append((share, len(block) / 1e6, count, result.errors, len(block) / t_parse / 1e6, count / t_parse,
+                     len(clean) / t_arrow / 1e6, len(clean) / t_duck / 1e6))  # fmt: skip
+    return rows
+
+
+def print_table(title: str, rows: list[tuple]) -> None:
+    print(f"\n{title}\n")
     print("| bad records | block MB | records | invalid | parse_records MB/s | records/s "
           "| pyarrow read_json MB/s | ratio | duckdb read_json MB/s | ratio |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for share, mb, count, errors, mbps, rps, arrow, duck in rows:
         print(f"| {share:.0%} | {mb:.1f} | {count:,} | {errors:,} | {mbps:.0f} | {rps:,.0f} "
               f"| {arrow:.0f} | {mbps / arrow:.2f} | {duck:.0f} | {mbps / duck:.2f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=64.0, help="block size in MB (default 64)")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--shares", default="0,0.01,0.1", help="shares of bad records, comma-separated")
+    ap.add_argument("--mix", choices=("hostile", "synth", "both"), default="both",
+                    help="bad lines: synth kinds and hostile ones (default), synth kinds only, or both tables")
+    args = ap.parse_args()
+    shares = [float(s) for s in args.shares.split(",")]
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    load_before = os.getloadavg()
+    tables = []
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as tmp:
+        for hostile in [h for h, name in ((True, "hostile"), (False, "synth")) if args.mix in (name, "both")]:
+            title = ("bad lines: engine.synth's 24 kinds and 15 hostile kinds (1 in 3), CRLF on 1 good line in 10"
+                     if hostile else "bad lines: engine.synth's 24 kinds only")
+            tables.append((title, measure(con, tmp, args.mb, shares, args.repeat, hostile)))
+    load_after = os.getloadavg()
+    print(f"parse_records on one core, {args.mb:g} MB blocks of synthetic orders (best of {args.repeat}, CPU time)")
+    print(f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after ({os.cpu_count()} CPUs)")
+    for title, rows in tables:
+        print_table(title, rows)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Second half of parse_records: turn what the piece reader read into ParsedRecords.
 
 Lines set aside go through the Python path (engine.generic.explain); the ones it can repair
-rejoin the table, so every record meets the same vectorised checks; then duplicate keys are
-found, reasons merged per line, and valid rows cast to the typed schema.
+rejoin the table, so every record meets the same vectorised checks; then repeated record keys
+(orderRef) are found, reasons merged per line, and valid rows cast to the typed schema.
 """
 
 from __future__ import annotations

@@ -14,13 +14,16 @@ Every line is classified with vectorised scans over the whole block (no per-line
 
 A pyarrow call that fails returns nothing and costs a re-read, so finding these lines first is
 what keeps a block with bad lines near the speed of a clean one (measured at 1% bad records:
-isolating them by failed reads took half of all the time).
+isolating them by failed reads took half of all the time). The key scan costs ~0.35x a read,
+so it runs at once only on a block that already shows bad lines; in a clean-looking block the
+piece reader runs it from the first piece that fails.
 
-Allowance amounts of `"UNLIMITED"` are found by the key scan and overwritten, in a copy of the
-block, with `Infinity` padded to the same length (pyarrow has no union type and reads Infinity
-as +inf, UNLIMITED's representation). So one set of line bounds serves the original text (kept
-for error reports) and the copy pyarrow reads; and a literal Infinity, which is not JSON, is
-never taken for UNLIMITED (the key scan sends it to the Python path).
+Allowance amounts of `"UNLIMITED"` are read as `Infinity` padded to the same length (pyarrow
+has no union type, and reads Infinity as +inf, UNLIMITED's representation): the key scan
+finds them, or bytes.replace where no scan ran; each piece is rewritten in a reused buffer
+(Block.piece). One set of line bounds serves the original text (kept for error reports) and
+what pyarrow reads; a literal Infinity, which is not JSON, is never taken for UNLIMITED (the
+key scan sends it to the Python path, and engine.generic.assemble counts infinities).
 """
 
 from __future__ import annotations
@@ -121,10 +124,7 @@ class Block:
 
 
 def screen_block(raw: bytes, table: KeyTable, max_depth: int, preset: dict[int, Preset] | None = None) -> Block:
-    """Cut `raw` into lines and screen every line (see the module docstring). The key scan
-    runs now only when the block already shows bad lines; else the piece reader runs it from
-    the first piece that fails (measured: it costs ~40% of a pyarrow read, against ~20% for
-    rewriting UNLIMITED with bytes.replace and counting it, which it replaces)."""
+    """Cut `raw` into lines and screen every line (see the module docstring)."""
     arr = np.frombuffer(raw, np.uint8)
     starts, ends = bounds(arr)
     n = len(starts)

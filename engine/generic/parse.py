@@ -1,9 +1,11 @@
 """parse_records: one block of complete record lines -> ParsedRecords (valid and invalid tables).
 
 The hot path of a load: shard workers call it on decrypted blocks in parallel processes. It is
-vectorised end to end (pyarrow.json to read, pyarrow.compute to check); Python touches only
-lines that already failed. See engine.generic.pieces for how lines are read and isolated,
-engine.generic.validate for the checks, engine.generic.assemble for the merge.
+vectorised end to end: byte screens first (engine.generic.block: depth, bad bytes, and the key
+scan of engine.generic.keyscreen), so that no parser sees a hostile line and pyarrow.json reads
+each 4 MiB piece in one call (engine.generic.pieces); then pyarrow.compute checks every rule
+(engine.generic.validate) and engine.generic.assemble merges. Python touches only the lines set
+aside (engine.generic.explain), which still get exact reasons.
 """
 
 from __future__ import annotations
