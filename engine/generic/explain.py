@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections import Counter
 from typing import Any
 
 from engine.generic.lines import BOM
@@ -38,18 +40,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-class _Huge(float):
-    """A JSON number too large for a float (1e400): +-inf that remembers how it was written."""
-
-    text: str
+#: a JSON number with a fraction or exponent, outside a string (json gives +-inf for 1e400)
+_FLOAT_TOKEN = re.compile(rb"(?<=[:,\[\s])-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?=[,}\]\s])")
 
 
-def _float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        value = _Huge(value)
-        value.text = text
-    return value
+def _overflowing(line: bytes) -> list[str]:
+    """The number tokens of a line that overflow a double, in order (for the reasons' text)."""
+    found = []
+    for m in _FLOAT_TOKEN.finditer(line):
+        token = m.group()
+        if (b"." in token or b"e" in token or b"E" in token) and math.isinf(float(token)):
+            found.append(token.decode()[:40])
+    return found
 
 
 def _encodable(text: str) -> bool:
@@ -61,8 +63,6 @@ def _encodable(text: str) -> bool:
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, _Huge):
-        return value.text[:80]
     text = json.dumps(value, ensure_ascii=False, allow_nan=True)
     if not _encodable(text):
         text = json.dumps(value, allow_nan=True)
@@ -86,13 +86,9 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) == len(pairs):
         return obj
-    out = _Repeated()
-    out.repeated = {}
-    for key, value in pairs:
-        if key in out:
-            out.repeated[key] = out.repeated.get(key, 1) + 1
-        else:
-            out[key] = value
+    out = _Repeated(dict.fromkeys(key for key, _ in pairs))  # keys in the order they first appear
+    out.update(reversed(pairs))  # the first value of each key is written last
+    out.repeated = {key: n for key, n in Counter(key for key, _ in pairs).items() if n > 1}
     return out
 
 
@@ -110,7 +106,7 @@ def explain_line(line: bytes, rules: Node) -> tuple[dict[str, Any] | None, list[
     except UnicodeDecodeError as exc:
         return None, [("", f"not valid UTF-8 at byte {exc.start + 1}")]
     try:
-        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object, parse_float=_float)
+        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         return None, [("", f"invalid JSON at column {exc.colno}: {exc.msg}")]
     except (ValueError, RecursionError) as exc:
@@ -118,10 +114,15 @@ def explain_line(line: bytes, rules: Node) -> tuple[dict[str, Any] | None, list[
     if not isinstance(obj, dict):
         return None, [("", f"must be a JSON object, got {json_type(obj)}")]
     conformer = _Conformer(surrogates=b"\\ud" in body or b"\\uD" in body)
-    return conformer.object(obj, rules, ""), conformer.out
+    record = conformer.object(obj, rules, "")
+    if conformer.overflows:  # name each too-large number as it was written
+        texts = iter(_overflowing(body))
+        conformer.out = [(p, t.replace(_OVERFLOW, next(texts, "inf"))) for p, t in conformer.out]
+    return record, conformer.out
 
 
 _NUMBERS = frozenset(("number", "integer", "amount"))
+_OVERFLOW = "\x00overflow\x00"  # stands in for a too-large float's text until it is found
 
 
 class _Conformer:
@@ -132,6 +133,7 @@ class _Conformer:
     def __init__(self, surrogates: bool) -> None:
         self.out: list[Reason] = []
         self.surrogates = surrogates  # the line holds a \\uD... escape: check strings for lone ones
+        self.overflows = 0  # floats json read as +-inf (their text is filled in afterwards)
 
     def object(self, value: dict[str, Any], node: Node, path: str) -> dict[str, Any]:
         out, props, result = self.out, node.properties, {}
@@ -183,7 +185,9 @@ class _Conformer:
         except OverflowError:
             number = math.inf
         if math.isinf(number):  # 1e999 or a 400-digit integer: beyond any range the schemas allow
-            self.out.append((path, f"number out of range, got {getattr(value, 'text', str(value))[:40]}"))
+            if isinstance(value, float):
+                self.overflows += 1
+            self.out.append((path, f"number out of range, got {_OVERFLOW if isinstance(value, float) else str(value)[:40]}"))
             return None
         return number
 

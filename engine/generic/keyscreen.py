@@ -229,8 +229,8 @@ def _huge_numbers(arr: np.ndarray, words: np.ndarray, at: np.ndarray) -> np.ndar
     longer = _NUMBER_CHAR[arr[np.minimum(at + 7, len(arr) - 1)]] & _NUMBER_CHAR[arr[np.minimum(at + 8, len(arr) - 1)]]
     maybe = np.flatnonzero(has_e | longer)  # 9 characters or more
     out = np.zeros(len(at), bool)
-    if len(maybe):
-        out[maybe] = _huge_tokens(arr, at[maybe])
+    for k in range(0, len(maybe), 1 << 16):  # in batches: a hostile line may hold millions
+        out[maybe[k : k + (1 << 16)]] = _huge_tokens(arr, at[maybe[k : k + (1 << 16)]])
     return out
 
 
