@@ -1,9 +1,12 @@
-"""Per-line Python path for the rare lines pyarrow cannot read (broken JSON, wrong JSON types).
+"""Per-line Python path for the lines the byte screens set aside or pyarrow cannot read.
 
-Such a line is parsed with `json` and walked against the rule tree: type breaks become reasons
-and the offending value is dropped, so the rest of the record still goes through the same
-vectorised checks as every other record (one implementation of the semantic rules). Only lines
-that already failed come here, so this per-record Python walk never sees the bulk of a file.
+Bytes no JSON text may hold (NUL, invalid UTF-8, a BOM on a record line) are named without
+parsing. Otherwise the line is parsed with `json` (never deeper than the depth screen let
+through) and walked against the rule tree: a key repeated in one object, a value of the wrong
+JSON type, a number too large for a double or a lone UTF-16 surrogate becomes a reason and the
+offending value is dropped, so the rest of the record still goes through the same vectorised
+checks as every other record (one implementation of the semantic rules). Only lines already
+set aside come here, so this per-record Python walk never sees the bulk of a file.
 """
 
 from __future__ import annotations
