@@ -107,6 +107,7 @@ class LoadCoordinator:
             shard_bytes=cfg.load.shard_bytes,
             max_error_ratio=cfg.load.max_error_ratio,
             max_line_bytes=cfg.load.max_line_bytes,
+            max_depth=cfg.load.max_depth,
             work_dir=cfg.home / "work",
         )
         result = load_file(Path(path), settings=settings, identities=self._identities,

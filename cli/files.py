@@ -132,7 +132,9 @@ def validate(
     from engine.validate import validate_file
 
     idents = None if plain else _identities(identity, home)
-    report = validate_file(file, idents, plain=plain, max_listed=max_errors)
+    limits = home_config(home).load  # the loader's own limits: validate judges as a load would
+    report = validate_file(file, idents, plain=plain, max_listed=max_errors,
+                           max_line_bytes=limits.max_line_bytes, max_depth=limits.max_depth)
     if json_out:
         emit_json(report.to_dict())
     else:

@@ -10,7 +10,8 @@ from typing import BinaryIO, Callable, Sequence
 from engine import age
 from engine.errors import AgeError, EngineError
 from engine.generic.header import FileHeader
-from engine.generic.reader import read_generic
+from engine.generic.depth import DEFAULT_MAX_DEPTH
+from engine.generic.reader import DEFAULT_MAX_LINE_BYTES, read_generic
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,17 @@ def validate_stream(
     file: str,
     max_listed: int = 1000,
     on_progress: Callable[[int], None] | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> ValidationReport:
     """Read every record of ``plaintext`` and collect the invalid ones (at most ``max_listed``).
 
-    File-level breaks (header, record count, damaged encryption) raise: they reject the file.
+    The records go through the loader's own kernel (engine.generic.parse_records, with the same
+    line cutter), so a file validates exactly as it would load. File-level breaks (header,
+    record count, damaged encryption) raise: they reject the file.
     """
     report = ValidationReport(file=file)
-    header, blocks = read_generic(plaintext, file=file)
+    header, blocks = read_generic(plaintext, file=file, max_line_bytes=max_line_bytes, max_depth=max_depth)
     report.header = header
     for block in blocks:
         report.records += block.valid.num_rows + block.invalid.num_rows
@@ -111,10 +116,13 @@ def validate_file(
     plain: bool = False,
     max_listed: int = 1000,
     on_progress: Callable[[int], None] | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> ValidationReport:
     try:
         with closing(open_plaintext(path, identities, plain=plain)) as stream:
-            return validate_stream(stream, file=str(path), max_listed=max_listed, on_progress=on_progress)
+            return validate_stream(stream, file=str(path), max_listed=max_listed, on_progress=on_progress,
+                                   max_line_bytes=max_line_bytes, max_depth=max_depth)
     except EngineError as exc:
         exc.file = exc.file or str(path)  # every rejection names the file
         raise

@@ -251,8 +251,9 @@ def test_read_generic_long_line_is_an_invalid_record_without_being_held():
     parts = list(blocks)
     invalid = pa.concat_tables([p.invalid for p in parts]).to_pylist()
     assert [r["line_no"] for r in invalid] == [3, 5]
-    assert invalid[0]["reasons"] == ["line too long (5015 bytes, limit 2048)"]
-    assert invalid[1]["reasons"] == ["line too long (3013 bytes, limit 2048)"]
+    # the same wording as the loader's shard workers (one cutter for both)
+    assert invalid[0]["reasons"] == ["line too long: 5,015 bytes (the limit is 2,048)"]
+    assert invalid[1]["reasons"] == ["line too long: 3,013 bytes (the limit is 2,048)"]
     assert invalid[0]["raw"].startswith('{"orderRef":"xxx') and len(invalid[0]["raw"]) < 300
     assert [ln for p in parts for ln in p.valid.column("line_no").to_pylist()] == [2, 4]
 

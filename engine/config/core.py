@@ -20,6 +20,7 @@ class LoadConfig:
     shard_bytes: int = 64 * 1024 * 1024  # files above this are split into shards
     max_error_ratio: float = 0.10  # reject the whole file above this share of bad records
     max_line_bytes: int = 16 * 1024 * 1024  # a longer line is an invalid record
+    max_depth: int = 64  # a record nested deeper (objects and arrays) is an invalid record, found before parsing
     workers: int = 0  # parallel shard workers; 0: one per CPU of the cluster
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -25,6 +26,29 @@ def float_leaves(table: pa.Table) -> Iterator[pa.Array | pa.ChunkedArray]:
     """Every float64 column of a table, nested ones flattened (to count +inf = UNLIMITED)."""
     for f in table.schema:
         yield from _leaves(table.column(f.name), f.type)
+
+
+def _rows_of_leaves(array: pa.Array, typ: pa.DataType, rows: np.ndarray) -> Iterator[tuple[pa.Array, np.ndarray]]:
+    if pa.types.is_struct(typ):
+        for f in typ:
+            yield from _rows_of_leaves(pc.struct_field(array, f.name), f.type, rows)
+    elif pa.types.is_list(typ):
+        parents = pc.list_parent_indices(array).to_numpy()
+        yield from _rows_of_leaves(pc.list_flatten(array), typ.value_type, rows[parents])
+    elif pa.types.is_floating(typ):
+        yield array, rows
+
+
+def infinities_per_row(table: pa.Table) -> np.ndarray:
+    """How many infinite numbers (+inf or -inf) each row holds, nested ones included."""
+    out = np.zeros(table.num_rows, np.int64)
+    rows = np.arange(table.num_rows)
+    for f in table.schema:
+        column = table.column(f.name).combine_chunks()
+        for leaf, leaf_rows in _rows_of_leaves(column, f.type, rows):
+            inf = np.isinf(leaf.to_numpy(zero_copy_only=False))
+            np.add.at(out, leaf_rows[inf], 1)
+    return out
 
 
 def _needs_truncation(array: pa.Array, typ: pa.DataType, target: pa.DataType) -> bool:

@@ -1,8 +1,8 @@
 """Second half of parse_records: turn what the piece reader read into ParsedRecords.
 
 Lines set aside go through the Python path (engine.generic.explain); the ones it can repair
-rejoin the table, so every record meets the same vectorised checks; then duplicate keys are
-found, reasons merged per line, and valid rows cast to the typed schema.
+rejoin the table, so every record meets the same vectorised checks; then repeated record keys
+(orderRef) are found, reasons merged per line, and valid rows cast to the typed schema.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.generic.arrow_types import float_leaves, to_typed
+from engine.generic.arrow_types import float_leaves, infinities_per_row, to_typed
 from engine.generic.explain import conformed_json, explain_line, is_suppressed, raw_text, suppressed
-from engine.generic.lines import bounds
 from engine.generic.pieces import PieceReader
 from engine.generic.records import INVALID_SCHEMA, ParsedRecords
 from engine.generic.validate import Validator, render
@@ -28,20 +27,34 @@ def _fmt(reason: Reason) -> str:
     return f"{path}: {text}" if path else text
 
 
-def _posinf(table: pa.Table) -> int:
-    return sum(pc.sum(pc.equal(leaf, math.inf)).as_py() or 0 for leaf in float_leaves(table))
+def _infinities(table: pa.Table) -> tuple[int, bool]:
+    """(how many +inf, whether any -inf) in the table's numbers."""
+    pos, neg = 0, False
+    for leaf in float_leaves(table):
+        pos += pc.sum(pc.equal(leaf, math.inf)).as_py() or 0
+        neg = neg or bool(pc.any(pc.equal(leaf, -math.inf)).as_py())
+    return pos, neg
 
 
 def _check_rewrites(reader: PieceReader) -> None:
-    """Every +inf read must be an UNLIMITED rewrite. More means a literal `Infinity` (not
-    JSON) was read: the lines holding one go to the Python path, which rejects the token."""
-    if not reader.tables or _posinf(pa.concat_tables(reader.tables)) == reader.rewrites:
+    """Every infinity read must be an UNLIMITED rewrite. Any other came from a literal
+    `Infinity`/`-Infinity` (not JSON) or from a number too large for a float (a 400-digit
+    integer, which pyarrow reads as inf without a word): the lines holding one go to the
+    Python path, which says which. Cheap unless there is one: one count and a sum per leaf."""
+    if not reader.tables:
+        return
+    blk = reader.block
+    unread = sorted(set(reader.bad) | set(blk.rejected))
+    positive, negative = _infinities(pa.concat_tables(reader.tables))
+    if positive == blk.rewrites_in() - blk.rewrites_in(unread) and not negative:
         return
     suspects: list[int] = []
-    for first_line, start, end in reader.pieces():
-        if b"Infinity" in reader.data[start:end].tobytes():
-            n = len(bounds(reader.data[start:end])[0])
-            suspects += [i for i in range(first_line, first_line + n) if b"Infinity" in reader.line(i)]
+    for table, lines in zip(reader.tables, reader.lines):
+        counts = infinities_per_row(table)
+        for row in np.flatnonzero(counts).tolist():
+            line = int(lines[row])
+            if counts[row] > blk.rewrites_in([line]):
+                suspects.append(line)
     reader.bad.extend(suspects)
     for k, lines in enumerate(reader.lines):
         keep = ~np.isin(lines, suspects)
@@ -102,17 +115,23 @@ def _duplicates(table: pa.Table, key: str, lines: np.ndarray) -> dict[int, Reaso
     return out
 
 
+def _raw(blk, i: int) -> str:
+    head = blk.preset_raw.get(i)
+    return raw_text(blk.line(i)) if head is None else raw_text(head) + "…"
+
+
 def assemble(reader: PieceReader, first_line_no: int) -> ParsedRecords:
     rt, rules = reader.rt, reader.rules
     _rechunk(reader)
     _check_rewrites(reader)
 
-    broken: list[tuple[int, list[str]]] = []  # lines that are no record at all
+    blk = reader.block
+    broken: list[tuple[int, list[str]]] = [(i, [reason]) for i, reason in blk.rejected.items()]  # no record at all
     structural: dict[int, list[Reason]] = {}
     repaired: list[bytes] = []
     repaired_lines: list[int] = []
     for i in sorted(set(reader.bad)):
-        record, reasons = explain_line(reader.line(i), rules)
+        record, reasons = explain_line(blk.line(i), rules)
         if record is None:
             broken.append((i, [_fmt(r) for r in reasons]))
         else:
@@ -164,7 +183,7 @@ def assemble(reader: PieceReader, first_line_no: int) -> ParsedRecords:
     invalid_table = pa.table(
         {
             "line_no": pa.array([first_line_no + i for i, _ in invalid], pa.int64()),
-            "raw": pa.array([raw_text(reader.line(i)) for i, _ in invalid], pa.string()),
+            "raw": pa.array([_raw(blk, i) for i, _ in invalid], pa.string()),
             "reasons": pa.array([reasons for _, reasons in invalid], pa.list_(pa.string())),
         },
         schema=INVALID_SCHEMA,

@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from engine.generic.explain import json_type
 from engine.errors import FormatError
+from engine.generic.depth import DEFAULT_MAX_DEPTH, depth_reason, line_depth
+from engine.generic.explain import json_type
 
 INTERFACE_CATEGORY = "Provisioning"
 VERSION = "1.0"
@@ -121,8 +122,11 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def parse_header(line: bytes, *, file: str) -> FileHeader:
-    """Parse and check line 1 of a generic file; FormatError (line 1) says what is wrong."""
+def parse_header(line: bytes, *, file: str, max_depth: int = DEFAULT_MAX_DEPTH) -> FileHeader:
+    """Parse and check line 1 of a generic file; FormatError (line 1) says what is wrong.
+
+    Nesting deeper than `max_depth` is found on the bytes before json sees the line (Python's
+    json raises RecursionError near 1,000 levels)."""
 
     def fail(message: str, field_name: str | None = None, hint: str | None = None) -> FormatError:
         return FormatError(f"header: {message}", file=file, line=1, field=field_name, hint=hint)
@@ -137,8 +141,12 @@ def parse_header(line: bytes, *, file: str) -> FileHeader:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise fail(f"not valid UTF-8 at byte {exc.start}", hint="write the file in UTF-8") from None
+    if raw.count(b"{") + raw.count(b"[") > max_depth and (depth := line_depth(raw)) > max_depth:
+        raise fail(depth_reason(depth, max_depth), hint="line 1 must be the flat header object")
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:  # only reachable with a very large max_depth
+        raise fail(f"nested too deeply for a JSON parser (max_depth is {max_depth})") from None
     except ValueError as exc:
         col = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)

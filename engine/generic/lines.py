@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-SENTINELS = ((b'"amount":"UNLIMITED"', b'"amount":Infinity'), (b'"amount": "UNLIMITED"', b'"amount": Infinity'))
-SHRINK = 3  # bytes each UNLIMITED rewrite saves
+# `"UNLIMITED"` (11 bytes) becomes `Infinity` padded with JSON whitespace to the same length, so
+# a rewritten block has the same line offsets as the original (one set of line bounds serves
+# both). pyarrow has no union type, and it reads `Infinity` as +inf: UNLIMITED's representation.
+UNLIMITED_FORMS = (b'"amount":"UNLIMITED"', b'"amount": "UNLIMITED"')
+REWRITTEN_FORMS = (b'"amount":Infinity   ', b'"amount": Infinity   ')
 BOM = b"\xef\xbb\xbf"
 
 
@@ -20,19 +23,31 @@ def bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts.astype(np.int64), ends.astype(np.int64)
 
 
-def count_lines(arr: np.ndarray, final: bool) -> int:
-    return int(np.count_nonzero(arr == 10)) + (1 if final and len(arr) and arr[-1] != 10 else 0)
+def unlimited_forms(raw: bytes) -> tuple[int, ...]:
+    """Which forms of `"amount":"UNLIMITED"` a block is rewritten for (their indices): the
+    compact one, and the spaced one when the text uses spaced separators (Python's default)."""
+    return (0, 1) if b'": ' in raw[:512] else (0,)
 
 
-def rewrite_unlimited(raw: bytes) -> bytes:
-    out = raw.replace(*SENTINELS[0])
-    if b'": ' in raw[:512]:  # spaced separators (Python's json default): rewrite that form too
-        out = out.replace(*SENTINELS[1])
+def rewrite_unlimited(raw: bytes, forms: tuple[int, ...] | None = None) -> bytes:
+    """A copy of `raw` with every allowance amount "UNLIMITED" as `Infinity` (same length), in
+    the given forms (by default those unlimited_forms finds). Measured: ~0.35 us per
+    occurrence beyond the copy (bytes.replace searches anew for each)."""
+    out = raw
+    for k in unlimited_forms(raw) if forms is None else forms:
+        out = out.replace(UNLIMITED_FORMS[k], REWRITTEN_FORMS[k])
     return out
 
 
-def count_rewrites(line: bytes, spaced: bool) -> int:
-    return line.count(SENTINELS[0][0]) + (line.count(SENTINELS[1][0]) if spaced else 0)
+def gather_lines(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The given lines copied end to end, each followed by a `\\n` (so no escape or string
+    runs on into the next): (the bytes, where each line starts in them)."""
+    lens = ends - starts + 1
+    offs = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64)
+    src = np.arange(int(lens.sum()), dtype=np.int64) + np.repeat(starts - offs, lens)
+    u = arr[np.minimum(src, len(arr) - 1)]
+    u[offs + lens - 1] = 10
+    return u, offs
 
 
 def is_utf8(raw: bytes | memoryview) -> bool:
@@ -76,21 +91,7 @@ def not_object(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndar
 def blank(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Lines that are empty or whitespace only (pyarrow skips them; they are records here)."""
     lengths = ends - starts
-    blank = lengths == 0
+    out = lengths == 0
     for i in np.flatnonzero((lengths > 0) & (lengths <= 8)):
-        blank[i] = not arr[starts[i] : ends[i]].tobytes().strip()
-    return blank
-
-
-def next_piece_end(data: np.ndarray, start: int, piece_bytes: int) -> int:
-    """The end of a line-aligned piece of about piece_bytes starting at `start`."""
-    n = len(data)
-    end = start + piece_bytes
-    window = 1 << 12
-    while end < n:  # the next line end at or after `end` (lines may be long: widen the window)
-        hits = np.flatnonzero(data[end - 1 : end - 1 + window] == 10)
-        if len(hits):
-            return end + int(hits[0])
-        end += window
-        window *= 2
-    return n
+        out[i] = not arr[starts[i] : ends[i]].tobytes().strip()
+    return out

@@ -1,55 +1,38 @@
-"""Reading a block of record lines into Arrow, piece by piece, setting unreadable lines aside.
+"""Reading a screened block into Arrow, piece by piece, with pyarrow.json.
 
-Measured on the 2-core build VM (synthetic orders): one `pyarrow.json` call costs ~0.4-0.6 ms
-before it reads a byte (as much as reading 50-100 KB), then reads ~115 MB/s; a failed call reads
+Measured on the 2-core build VM (synthetic orders): one `pyarrow.json` call costs ~0.3 ms
+before it reads a byte (as much as reading ~50 KB), then reads ~180 MB/s; a failed call reads
 up to the bad line and returns nothing, saying "in row N" for most errors.
 
-* The block is cut at line ends into 4 MiB pieces, each read in one call with the record
-  type's wire schema: a clean piece costs what the baseline costs.
-* `"amount":"UNLIMITED"` is rewritten to `"amount":Infinity` first (pyarrow has no union
-  type, and reads `Infinity`). The bytes saved count the rewrites; the caller checks that as
-  many +inf were read, so a literal `Infinity` (not JSON) cannot pass as UNLIMITED.
+* The block is cut at line ends into 4 MiB pieces, each read in one call with the record type's
+  wire schema; lines set aside by the byte screens (engine.generic.block) are blanked out of
+  the piece first (pyarrow skips whitespace-only lines), so a piece with bad lines still reads
+  in one call.
 * Unknown fields are read with unexpected_field_behavior="infer" and reported from the extra
-  columns, so a misspelt field does not break a piece.
-* Once a piece fails, the reader turns careful (bad lines come in files, not alone): each piece
-  is screened with numpy first, and lines that cannot be a JSON object (cut short, an array),
-  blank lines and invalid UTF-8 are set aside without a read. The rest is read in ranges; when
-  pyarrow stops at a line, the lines before it are read again (they are clean) and the line goes
-  to the Python path. Ranges are sized sqrt(call cost x mean bytes between failures), which
-  balances calls against bytes re-read; a failure without a hint is bisected. After 16 MiB
-  without a failure the reader reads whole pieces again.
+  columns, so a misspelt field does not fail a piece.
+* A line the screens missed fails its piece. The piece is then isolated: read in ranges and,
+  when pyarrow stops at a line, the lines before it are read again (they are clean) and the
+  line goes to the Python path. Ranges are sized sqrt(call cost x mean bytes between
+  failures), which balances calls against bytes re-read; a failure without a hint is bisected.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.json as pj
 
-from engine.generic.lines import (
-    BOM,
-    SHRINK,
-    blank,
-    bounds,
-    count_lines,
-    count_rewrites,
-    is_utf8,
-    next_piece_end,
-    not_object,
-    not_utf8,
-    rewrite_unlimited,
-)
+from engine.generic.block import Block
 from engine.generic.record_types import RecordType
 from engine.generic.rules import Node
 from engine.generic.validate import unknown_fields
 
 PIECE_BYTES = 4 << 20  # measured: 4 MiB pieces read as fast as one call; 256 KiB ones ~40% slower
-CALL_COST_BYTES = 96 << 10  # a pyarrow.json call's fixed cost (~0.5 ms), in bytes read
+CALL_COST_BYTES = 64 << 10  # a pyarrow.json call's fixed cost (~0.3 ms), in bytes read
 MIN_RANGE_BYTES = 64 << 10
 _ROW_HINT = re.compile(r" in row (\d+)\s*$")
 _READ_ERRORS = (pa.ArrowInvalid, UnicodeDecodeError)  # pyarrow's message may hold the bad bytes
@@ -60,20 +43,16 @@ Outcome = tuple[pa.Table | None, int | None]  #: (table, None) or (None, the row
 class PieceReader:
     """Reads the pieces of one block; line indices are relative to the block."""
 
-    data: np.ndarray  # the block's bytes, zero-copy
+    block: Block
     rt: RecordType
     rules: Node
     tables: list[pa.Table] = field(default_factory=list)
     lines: list[np.ndarray] = field(default_factory=list)  # line index of each row, per table
-    rewrites: int = 0  # UNLIMITED rewrites in the rows read
     bad: list[int] = field(default_factory=list)  # lines for the Python path
     pre: dict[int, list[tuple[str, str]]] = field(default_factory=dict)  # line -> reasons found early
-    careful: bool = False  # a piece failed: screen the next ones before reading
-    since_failure: int = 0  # bytes read cleanly since pyarrow last failed
-    careful_bytes: int = 0  # bytes read while careful
-    failures: int = 0  # reads that failed while careful
-    _pieces: list[tuple[int, int, int]] = field(default_factory=list)  # (first line, start, end)
-    _piece_bounds: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    quiet_bytes: int = 0  # bytes read since the last failed read
+    failed_bytes: int = 0  # bytes read in pieces that failed
+    failures: int = 0  # failed reads
 
     def __post_init__(self) -> None:
         self._options = pj.ParseOptions(
@@ -81,64 +60,54 @@ class PieceReader:
         )
 
     def read_block(self, piece_bytes: int = PIECE_BYTES) -> None:
-        """Read the whole block piece by piece."""
-        start, first_line, n = 0, 0, len(self.data)
-        while start < n:
-            end = next_piece_end(self.data, start, piece_bytes)
-            self._pieces.append((first_line, start, end))
-            first_line += self.piece(start, end, first_line, final=end == n)
-            start = end
+        """Read the whole block piece by piece; aside lines go to the Python path."""
+        b = self.block
+        self.bad.extend(i for i in np.flatnonzero(b.aside).tolist() if i not in b.rejected)
+        a, n = 0, b.n_lines
+        while a < n:
+            stop = int(np.searchsorted(b.ends, b.starts[a] + piece_bytes, side="left")) + 1
+            self.piece(a, min(max(stop, a + 1), n))
+            a = stop
 
-    def pieces(self) -> list[tuple[int, int, int]]:
-        """(first line, start byte, end byte) of each piece read."""
-        return self._pieces
-
-    def line(self, i: int) -> bytes:
-        """The bytes of block line i (without `\\n`)."""
-        k = bisect_right(self._pieces, (i, math.inf, math.inf)) - 1
-        first_line, start, end = self._pieces[k]
-        if k not in self._piece_bounds:
-            self._piece_bounds[k] = bounds(self.data[start:end])
-        starts, ends = self._piece_bounds[k]
-        return self.data[start + starts[i - first_line] : start + ends[i - first_line]].tobytes()
-
-    def read(self, buf: bytes) -> pa.Table:
+    def read(self, buf: bytes | memoryview) -> pa.Table:
         opts = pj.ReadOptions(use_threads=False, block_size=max(len(buf) + 1, 1 << 16))
         return pj.read_json(pa.BufferReader(buf), read_options=opts, parse_options=self._options)
 
-    def try_read(self, buf: bytes) -> Outcome:
+    def try_read(self, buf: bytes | memoryview) -> Outcome:
         try:
             return self.read(buf), None
         except _READ_ERRORS as exc:
             m = _ROW_HINT.search(str(exc)) if isinstance(exc, pa.ArrowInvalid) else None
             return None, int(m.group(1)) if m else None
 
-    def piece(self, start: int, end: int, first_line: int, final: bool) -> int:
-        """Read one piece; returns its number of lines."""
-        view = self.data[start:end]
-        raw = view.tobytes()
-        n_lines = count_lines(view, final)
-        rewritten = rewrite_unlimited(raw)
-        bad_before = len(self.bad)
-        if self.careful and self.since_failure > 4 * PIECE_BYTES:  # the bad stretch is over
-            self.careful = False
-        utf8 = is_utf8(raw)
-        first = None
-        if not self.careful and utf8 and not raw.startswith(BOM):  # pyarrow skips a leading BOM
-            first = self.try_read(rewritten)
-            table = first[0]
-            if table is not None and table.num_rows == n_lines:
-                self.accept(table, np.arange(first_line, first_line + n_lines))
-                self.since_failure += len(raw)
-                first = None
-        if first is not None or self.careful or not utf8 or raw.startswith(BOM):
-            self.careful = True
-            _Isolation(self, rewritten, first_line, n_lines, utf8).run(first)
-        # UNLIMITED rewrites in the rows read: the piece's, less those in lines set aside
-        spaced = b'": ' in raw[:512]
-        aside = sum(count_rewrites(self.line(i), spaced) for i in self.bad[bad_before:])
-        self.rewrites += (len(raw) - len(rewritten)) // SHRINK - aside
-        return n_lines
+    def piece(self, a: int, b: int) -> None:
+        """Read lines [a, b)."""
+        blk = self.block
+        if blk.aside[a:b].all():
+            return
+        view = blk.piece(a, b)
+        outcome = self.try_read(view)
+        if self._accepted(outcome, a, b):
+            return
+        found = blk.scan_keys(a)  # the first failure in a block not scanned yet
+        if len(found):
+            self.bad.extend(found.tolist())
+            if blk.aside[a:b].all():
+                return
+            view = blk.piece(a, b)
+            outcome = self.try_read(view)
+            if self._accepted(outcome, a, b):
+                return
+        _Isolation(self, a, b, view).run(outcome)
+
+    def _accepted(self, outcome: Outcome, a: int, b: int) -> bool:
+        use = ~self.block.aside[a:b]
+        table = outcome[0]
+        if table is None or table.num_rows != int(use.sum()):
+            return False
+        self.accept(table, np.flatnonzero(use) + a)
+        self.quiet_bytes += int(self.block.ends[b - 1] - self.block.starts[a])
+        return True
 
     def accept(self, table: pa.Table, lines: np.ndarray) -> None:
         """Keep a table read from `lines`; report and drop columns the schema does not know."""
@@ -149,7 +118,7 @@ class PieceReader:
                 self.pre.setdefault(int(lines[row]), []).extend(found)
             if nulls:  # an unknown field null in every row: find its lines by name, use the Python path
                 keys = [f'"{name}"'.encode() for name in nulls]
-                texts = [self.line(int(i)) for i in lines]
+                texts = [self.block.line(int(i)) for i in lines]
                 suspect = np.array([any(k in t for k in keys) for t in texts], dtype=bool)
                 self.bad.extend(int(i) for i in lines[suspect])
                 table, lines = table.filter(pa.array(~suspect)), lines[~suspect]
@@ -159,61 +128,42 @@ class PieceReader:
 
 
 class _Isolation:
-    """Reads a failed (or, once careful, any) piece range by range, setting bad lines aside."""
+    """Reads the lines of a failed piece [a, b) range by range, setting bad lines aside."""
 
-    def __init__(self, reader: PieceReader, rewritten: bytes, first_line: int, n_lines: int, utf8: bool) -> None:
-        self.reader, self.rewritten, self.first_line, self.n = reader, rewritten, first_line, n_lines
-        arr = np.frombuffer(rewritten, np.uint8)
-        self.starts, self.ends = bounds(arr)
-        self.blank = blank(arr, self.starts, self.ends)  # pyarrow skips these: no row
-        # set aside without a read: lines that cannot be one object, and invalid UTF-8 (which
-        # pyarrow may accept); they split the piece into segments read separately
-        self.skip = not_object(arr, self.starts, self.ends) & ~self.blank
-        if not utf8:
-            self.skip |= not_utf8(rewritten, self.starts, self.ends)
-        self.use = ~(self.blank | self.skip)  # the lines that must each give one row
-        self.aside: list[int] = np.flatnonzero(~self.use).tolist()
+    def __init__(self, reader: PieceReader, a: int, b: int, view: memoryview) -> None:
+        self.reader, self.a, self.b = reader, a, b
+        blk = reader.block
+        self.base = int(blk.starts[a])
+        self.buf = view  # the piece's bytes: lines set aside below are blanked in it too
+        self.starts, self.ends = blk.starts[a:b] - self.base, blk.ends[a:b] - self.base
+        self.use = ~blk.aside[a:b]
 
     def set_aside(self, i: int) -> None:
-        self.aside.append(i)
+        blk = self.reader.block
+        self.use[i] = False
+        blk.aside[self.a + i] = True
+        blk.blank(self.buf, self.base, self.a + i)
+        self.reader.bad.append(self.a + i)
 
-    def run(self, first: Outcome | None) -> None:
-        if first is not None:
-            table, hint = first
-            seen = np.flatnonzero(~self.blank)  # the lines pyarrow read a row from
-            if table is not None and not self.skip.any() and table.num_rows == len(seen):
-                self.read(0, self.n, first)  # only blank lines were in the way
-                self._finish()
-                return
-            if table is None and hint is not None and hint < len(seen):
-                j = int(seen[hint])  # where pyarrow stopped: the Python path will say why
-                self.skip[j], self.use[j] = True, False
-                self.set_aside(j)
-                self.reader.since_failure = 0
-        a = 0
-        for c in [*np.flatnonzero(self.skip).tolist(), self.n]:  # skipped lines never reach pyarrow
-            if c > a:
-                self.segment(a, c)
-            a = c + 1
-        self._finish()
-
-    def _finish(self) -> None:
-        self.reader.bad.extend(self.first_line + i for i in self.aside)
+    def run(self, first: Outcome) -> None:
+        table, hint = first
+        seen = np.flatnonzero(self.use)
+        if table is None and hint is not None and hint < len(seen):
+            self.set_aside(int(seen[hint]))  # where pyarrow stopped: the Python path will say why
+            self.reader.quiet_bytes = 0
+        self.segment(0, len(self.use))
 
     def rows(self, a: int, b: int) -> np.ndarray:
         return a + np.flatnonzero(self.use[a:b])
 
-    def read(self, a: int, b: int, outcome: Outcome | None = None) -> str | int:
+    def read(self, a: int, b: int) -> str | int:
         """Read lines [a, b): "ok", "fail", or the line pyarrow stopped at."""
         idx = self.rows(a, b)
         if not len(idx):
             return "ok"
-        s, e = int(self.starts[idx[0]]), int(self.ends[idx[-1]])
-        if outcome is None:
-            outcome = (None, None) if self.rewritten.startswith(BOM, s) else self.reader.try_read(self.rewritten[s:e])
-        table, hint = outcome
+        table, hint = self.reader.try_read(self.buf[int(self.starts[idx[0]]) : int(self.ends[idx[-1]])])
         if table is not None and table.num_rows == len(idx):
-            self.reader.accept(table, self.first_line + idx)
+            self.reader.accept(table, self.a + idx)
             return "ok"
         if table is None and hint is not None and 0 <= hint < len(idx):
             return int(idx[hint])
@@ -223,9 +173,8 @@ class _Isolation:
         """The end of the next range: about sqrt(call cost x bytes between failures), which
         minimises calls x call cost + bytes re-read (half a range per failure)."""
         r = self.reader
-        gap = max(r.since_failure, r.careful_bytes // max(r.failures, 1))
-        size = int(math.sqrt(CALL_COST_BYTES * max(gap, 1)))
-        size = min(PIECE_BYTES, max(MIN_RANGE_BYTES, size))
+        gap = max(r.quiet_bytes, r.failed_bytes // max(r.failures, 1))
+        size = min(4 << 20, max(MIN_RANGE_BYTES, int(math.sqrt(CALL_COST_BYTES * max(gap, 1)))))
         target = int(self.starts[cursor]) + size
         return min(b, max(cursor + 1, int(np.searchsorted(self.starts, target, side="left"))))
 
@@ -235,12 +184,12 @@ class _Isolation:
             end = self.range_end(cursor, b)
             result = self.read(cursor, end)
             r = self.reader
-            r.careful_bytes += int(self.ends[end - 1]) - int(self.starts[cursor])
+            r.failed_bytes += int(self.ends[end - 1]) - int(self.starts[cursor])
             if result == "ok":
-                r.since_failure += int(self.ends[end - 1]) - int(self.starts[cursor])
+                r.quiet_bytes += int(self.ends[end - 1]) - int(self.starts[cursor])
                 cursor = end
                 continue
-            r.since_failure, r.failures = 0, r.failures + 1
+            r.quiet_bytes, r.failures = 0, r.failures + 1
             if result == "fail":
                 self.bisect(cursor, end)
                 cursor = end

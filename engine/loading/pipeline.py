@@ -83,6 +83,7 @@ class LoadSettings:
     max_error_ratio: float
     max_line_bytes: int
     work_dir: Path  # for de-armoring ASCII-armored files
+    max_depth: int = 64  # load.max_depth: deeper records are invalid before any parser sees them
 
 
 def load_file(
@@ -179,8 +180,9 @@ def _open(binary: Path, identities, settings: LoadSettings, *, display: str):
             raise
     chunks = age.chunk_count(size, age_header.payload_offset)
     first = read_first_line(binary, age_header, size, chunks, settings.max_line_bytes)
-    header = parse_file_header(first, file=display)
-    plan = FilePlan(str(binary), size, age_header, chunks, header.interface_type, settings.max_line_bytes)
+    header = parse_file_header(first, file=display, max_depth=settings.max_depth)
+    plan = FilePlan(str(binary), size, age_header, chunks, header.interface_type, settings.max_line_bytes,
+                    max_depth=settings.max_depth)
     return plan, header
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
 from engine import age
 from engine.errors import FormatError
+from engine.generic.cutter import LineCutter, too_long_reason
+from engine.generic.depth import DEFAULT_MAX_DEPTH
 from engine.generic.header import FileHeader, parse_header
 from engine.generic.parse import parse_records
 
@@ -35,6 +36,7 @@ class FilePlan:
     chunk_count: int
     interface_type: str
     max_line_bytes: int = 16 * 1024 * 1024
+    max_depth: int = DEFAULT_MAX_DEPTH
 
 
 @dataclass(frozen=True)
@@ -79,107 +81,72 @@ def read_first_line(path: Path, header: "age.AgeHeader", file_size: int, chunk_c
     return bytes(buf)
 
 
-def parse_file_header(line: bytes, *, file: str) -> FileHeader:
+def parse_file_header(line: bytes, *, file: str, max_depth: int = DEFAULT_MAX_DEPTH) -> FileHeader:
     if not line.strip():
         raise FormatError("the file is empty: no header line", file=file, line=1,
                           hint="a generic file starts with its header object")
-    return parse_header(line, file=file)
+    return parse_header(line, file=file, max_depth=max_depth)
 
 
-def read_shard_lines(plan: FilePlan, spec: ShardSpec) -> bytes:
-    """Decrypt the shard's chunks and return exactly the lines it owns."""
+@dataclass(frozen=True)
+class ShardLines:
+    """The lines a shard owns: whole lines, with an empty line standing in for each over-long
+    one (`long`: its index among `data`'s lines -> (length, first bytes))."""
+
+    data: bytes
+    first_line_no: int  # the shard-relative number of data's first line
+    lines: int  # lines owned, the header included for shard 0
+    long: dict[int, tuple[int, bytes]]
+    plaintext_bytes: int  # bytes owned, over-long lines at their full length
+
+
+def _ends_a_line(src, plan: FilePlan, chunk: int) -> bool:
+    return age.decrypt_chunks(src, plan.header, plan.file_size, chunk, chunk + 1).endswith(b"\n")
+
+
+def read_shard_lines(plan: FilePlan, spec: ShardSpec) -> ShardLines:
+    """Decrypt the shard's chunks batch by batch and cut out exactly the lines it owns.
+
+    Memory stays near the shard's size whatever its lines: a line longer than
+    `plan.max_line_bytes` is skipped as it streams past (engine.generic.cutter), including one
+    that runs on far past the shard's end, and the tail of a line begun in an earlier shard is
+    skipped without being held. Shard 0 skips the header line the same way (it counts as line 1).
+    """
+    cutter = LineCutter(plan.max_line_bytes)
+    owned = 0
+    skipping = spec.shard_no == 0  # the header was read by the coordinator
     with open(plan.path, "rb") as src:
-        data = age.decrypt_chunks(src, plan.header, plan.file_size, spec.first_chunk, spec.stop_chunk)
-        start = 0
-        if spec.first_chunk > 0:
-            prev = age.decrypt_chunks(src, plan.header, plan.file_size, spec.first_chunk - 1, spec.first_chunk)
-            if not prev.endswith(b"\n"):
-                # The range begins inside a line that an earlier shard owns: skip its tail.
-                cut = data.find(b"\n")
+        if spec.first_chunk > 0 and not _ends_a_line(src, plan, spec.first_chunk - 1):
+            skipping = True  # the range begins inside a line that an earlier shard owns
+        for view in age.iter_decrypt_chunks(src, plan.header, plan.file_size, spec.first_chunk, spec.stop_chunk):
+            if skipping:
+                cut = bytes(view).find(b"\n")
+                if spec.shard_no == 0:  # the header line is shard 0's; an earlier shard's tail is not
+                    owned += len(view) if cut < 0 else cut + 1
                 if cut < 0:
-                    return b""  # the whole range is the middle of one long line
-                start = cut + 1
-        if data.endswith(b"\n") or spec.stop_chunk >= plan.chunk_count:
-            return bytes(memoryview(data)[start:])
-        # Finish the last line from the following chunks.
-        tail = [memoryview(data)[start:]]
-        chunk = spec.stop_chunk
-        while chunk < plan.chunk_count:
-            part = age.decrypt_chunks(src, plan.header, plan.file_size, chunk, chunk + 1)
-            cut = part.find(b"\n")
-            if cut >= 0:
-                tail.append(memoryview(part)[: cut + 1])
-                break
-            tail.append(memoryview(part))
-            chunk += 1
-        return b"".join(tail)
-
-
-def count_lines(data: bytes) -> int:
-    if not data:
-        return 0
-    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+                    continue
+                view, skipping = view[cut + 1 :], False
+            cutter.feed(view)
+            owned += len(view)
+        if cutter.in_line:  # finish the last line from the chunks that follow
+            for view in age.iter_decrypt_chunks(src, plan.header, plan.file_size, spec.stop_chunk, plan.chunk_count):
+                cut = bytes(view).find(b"\n")
+                part = view if cut < 0 else view[: cut + 1]
+                cutter.feed(part)
+                owned += len(part)
+                if cut >= 0:
+                    break
+    cutter.finish()
+    data, _, long = cutter.take()
+    header = 1 if spec.shard_no == 0 else 0
+    return ShardLines(data, 1 + header, cutter.lines + header, long, owned)
 
 
 def process_shard(plan: FilePlan, spec: ShardSpec) -> ShardResult:
     """Decrypt, cut and parse one shard into Arrow (runs in a shard worker, on any node)."""
-    data = read_shard_lines(plan, spec)
-    lines = count_lines(data)
-    plaintext_bytes = len(data)
-    first_line_no = 1
-    if spec.shard_no == 0:
-        cut = data.find(b"\n")
-        data = data[cut + 1 :] if cut >= 0 else b""  # the header was read by the coordinator
-        first_line_no = 2
-    data, too_long = _blank_long_lines(data, plan.max_line_bytes, first_line_no)
-    parsed = parse_records(data, plan.interface_type, first_line_no, file=Path(plan.path).name)
-    invalid = _explain_long_lines(parsed.invalid, too_long, plan.max_line_bytes)
-    return ShardResult(spec.shard_no, lines, parsed.valid, invalid, plaintext_bytes)
-
-
-def _blank_long_lines(data: bytes, limit: int, first_line_no: int) -> tuple[bytes, dict[int, tuple[int, bytes]]]:
-    """Replace lines longer than ``limit`` by empty lines (kept as invalid records later), so the
-    parser never holds them; returns {line_no: (length, first bytes)}."""
-    if not _has_long_line(data, limit):
-        return data, {}
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
-    if len(ends) == 0 or ends[-1] != len(data) - 1:
-        ends = np.append(ends, len(data))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    long_idx = np.flatnonzero(ends - starts > limit)
-    if not len(long_idx):
-        return data, {}
-    too_long: dict[int, tuple[int, bytes]] = {}
-    parts, pos = [], 0
-    for i in long_idx:
-        s, e = int(starts[i]), int(ends[i])
-        too_long[first_line_no + int(i)] = (e - s, bytes(data[s : s + 200]))
-        parts.append(data[pos:s])
-        pos = e  # keep the line's own newline: it becomes an empty line
-    parts.append(data[pos:])
-    return b"".join(parts), too_long
-
-
-def _has_long_line(data: bytes, limit: int) -> bool:
-    """Is there a run of more than ``limit`` bytes without a newline? (steps ~limit at a time)"""
-    pos, size = 0, len(data)
-    while size - pos > limit:
-        last = data.rfind(b"\n", pos, pos + limit + 1)
-        if last < 0:
-            return True
-        pos = last + 1
-    return False
-
-
-def _explain_long_lines(invalid: pa.Table, too_long: dict[int, tuple[int, bytes]], limit: int) -> pa.Table:
-    if not too_long:
-        return invalid
-    line_no = invalid.column("line_no").to_pylist()
-    raw = invalid.column("raw").to_pylist()
-    reasons = invalid.column("reasons").to_pylist()
-    for i, n in enumerate(line_no):
-        if n in too_long:
-            length, head = too_long[n]
-            raw[i] = head.decode("utf-8", "backslashreplace") + f"… ({length:,} bytes)"
-            reasons[i] = [f"line too long: {length:,} bytes (the limit is {limit:,})"]
-    return pa.table({"line_no": line_no, "raw": raw, "reasons": reasons}, schema=invalid.schema)
+    shard = read_shard_lines(plan, spec)
+    limit = plan.max_line_bytes
+    preset = {i: (head, too_long_reason(length, limit)) for i, (length, head) in shard.long.items()}
+    parsed = parse_records(shard.data, plan.interface_type, shard.first_line_no, file=Path(plan.path).name,
+                           max_depth=plan.max_depth, preset=preset)
+    return ShardResult(spec.shard_no, shard.lines, parsed.valid, parsed.invalid, shard.plaintext_bytes)
