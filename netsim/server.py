@@ -72,7 +72,7 @@ def read_token(args: argparse.Namespace, parser: argparse.ArgumentParser, enviro
                      f"use --token-file FILE or the environment variable {TOKEN_ENV}")
     if args.token_file is not None:
         try:
-            token = args.token_file.read_text().strip()
+            token = next(iter(args.token_file.read_text().splitlines()), "").strip()  # its first line
         except OSError as exc:
             parser.error(f"--token-file: cannot read {args.token_file}: {exc.strerror or exc}")
         if not token:
