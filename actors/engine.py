@@ -7,6 +7,7 @@ started it; ``get_if_exists`` makes starting idempotent (a second ``up`` finds t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ray
 
@@ -21,11 +22,13 @@ from actors.scheduler import SchedulerActor
 from actors.transmission_daemon import TransmissionDaemonActor
 from engine import telemetry
 from engine.config import Config
+from engine.daemons import DAEMONS, EXTRACT, LOAD, TRANSMISSION, Daemon, DaemonKind
 from engine.errors import EngineError
 
-LOAD_DAEMONS = ("load_provisioning", "load_bill_cycle")
-EXTRACT_DAEMONS = ("extract_provisioning", "extract_bill_cycle")
-DAEMON_ACTORS = (*LOAD_DAEMONS, "ocs_adaptor", "openet_adaptor", *EXTRACT_DAEMONS)
+#: The actor class of each kind of daemon; the daemons themselves are the rows of engine/daemons.py.
+#: (Any: a class made by @ray.remote has no static type that knows .options.)
+ACTOR_CLASSES: dict[DaemonKind, Any] = {LOAD: LoadDaemonActor, TRANSMISSION: TransmissionDaemonActor,
+                                        EXTRACT: ExtractDaemonActor}
 
 
 @dataclass
@@ -55,27 +58,11 @@ def start_engine(config: Config, *, autostart_daemons: bool = True, home_node: s
     call(store.pid.remote())  # wait until the database is open and migrated
     coordinator = LoadCoordinator.options(**_opts(names.COORDINATOR, config, node)).remote(config, store)
     handles = EngineHandles(store, coordinator)
-    for config_name in LOAD_DAEMONS:
-        if not config.daemons.get(config_name).enabled:
-            continue
-        spec = names.daemon(config_name)
-        handles.daemons[config_name] = LoadDaemonActor.options(**_opts(spec.actor_name, config, node)).remote(
-            spec, config, store, coordinator, autostart_daemons
-        )
-    ocs = names.daemon("ocs_adaptor")
-    if config.daemons.ocs_adaptor.enabled and config.network.ocs.url:
-        handles.daemons["ocs_adaptor"] = TransmissionDaemonActor.options(**_opts(ocs.actor_name, config, node)).remote(
-            ocs, config, store, "OCS", config.network.ocs)
-    # The Openet Bill Cycle adaptor: the same daemon over the same queue, for target OPENET.
-    openet = names.daemon("openet_adaptor")
-    if config.daemons.openet_adaptor.enabled and config.network.openet.url:
-        handles.daemons["openet_adaptor"] = TransmissionDaemonActor.options(
-            **_opts(openet.actor_name, config, node)).remote(openet, config, store, "OPENET", config.network.openet)
-    for config_name in EXTRACT_DAEMONS:
-        if config.daemons.get(config_name).enabled:
-            spec = names.daemon(config_name)
-            handles.daemons[config_name] = ExtractDaemonActor.options(**_opts(spec.actor_name, config, node)).remote(
-                spec, config, store, autostart_daemons)
+    for spec in DAEMONS:
+        args = _actor_args(spec, config, store, coordinator, autostart_daemons)
+        if args is not None:
+            actor_class = ACTOR_CLASSES[spec.kind]
+            handles.daemons[spec.config_name] = actor_class.options(**_opts(spec.actor_name, config, node)).remote(*args)
     for handle in handles.daemons.values():
         call(handle.state.remote())
     if config.scheduler.enabled:
@@ -90,12 +77,25 @@ def start_engine(config: Config, *, autostart_daemons: bool = True, home_node: s
     return handles
 
 
+def _actor_args(spec: Daemon, config: Config, store: object, coordinator: object, autostart: bool) -> tuple | None:
+    """The arguments the actor of ``spec`` is made with; None: it does not run (switched off,
+    or a Transmission daemon whose endpoint has no url)."""
+    if not config.daemons.get(spec.config_name).enabled:
+        return None
+    if spec.kind is TRANSMISSION:
+        endpoint = config.network.get(spec.endpoint)
+        return (spec, config, store, spec.target, endpoint) if endpoint.url else None
+    if spec.kind is LOAD:
+        return (spec, config, store, coordinator, autostart)
+    return (spec, config, store, autostart)
+
+
 def find_engine(config: Config) -> EngineHandles:
     ns = config.ray.namespace
     handles = EngineHandles(actor(names.STORE, ns), actor(names.COORDINATOR, ns))
-    for config_name in DAEMON_ACTORS:
+    for spec in DAEMONS:
         try:
-            handles.daemons[config_name] = ray.get_actor(names.daemon(config_name).actor_name, namespace=ns)
+            handles.daemons[spec.config_name] = ray.get_actor(spec.actor_name, namespace=ns)
         except ValueError:
             pass  # disabled
     try:
@@ -114,7 +114,7 @@ def stop_engine(config: Config) -> list[str]:
     request in hand), then the coordinator and the Store (it lets a running job finish)."""
     ns = config.ray.namespace
     stopped = [name for name in (names.SCHEDULER, names.PROBES) if _stop(name, ns, "stop", 120)]
-    stopped += [name for name in (names.daemon(c).actor_name for c in DAEMON_ACTORS) if _stop(name, ns, "stop", 600)]
+    stopped += [spec.actor_name for spec in DAEMONS if _stop(spec.actor_name, ns, "stop", 600)]
     stopped += [name for name in (names.COORDINATOR,) if _stop(name, ns, None, 0)]
     stopped += [name for name in (names.STORE,) if _stop(name, ns, "shutdown", 900, quiet=False)]
     wait_until_gone(stopped, ns)

@@ -4,7 +4,7 @@
 
 Builds one committed Order batch of N orders straight into ``stage_orders`` with SQL (``range``
 and list/struct construction; no Python objects per order), with the shape of the project's
-synthetic Order files (engine/synth.py: its tariff catalogue, spend caps and service sets; 80%
+synthetic Order files (engine/synth/catalog.py: its tariff catalogue, spend caps and service sets; 80%
 individuals with 1-3 subscriptions, 20% organisations with 1-8; 60% postpaid; 10% delayed
 activations; a third of the subscriptions with services; 5% EUR accounts, so the catalogue's
 GBP cash allowances make ~1.8% of the orders break the CASH currency rule, as in real files

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import age
-from engine.config import CONFIG_FILE, DAEMON_NAMES, DEFAULT_TOML, Config, load_config
+from engine.config import CONFIG_FILE, DAEMON_NAMES, Config, load_config
+from engine.config.template import render as render_template
+from engine.daemons import EXTRACT, LOAD, of_kind
 from engine.errors import KeyFormatError, UsageError
 from engine.store import connect
 
-#: Daemons that read files from inbound/<name>/ and write to outbound/<name>/.
-INBOUND_DAEMONS = ("load_provisioning", "load_bill_cycle")
-OUTBOUND_DAEMONS = ("extract_provisioning", "extract_bill_cycle")
+#: Daemons that read files from inbound/<name>/, and those that write to outbound/<name>/.
+INBOUND_DAEMONS = tuple(d.config_name for d in of_kind(LOAD))
+OUTBOUND_DAEMONS = tuple(d.config_name for d in of_kind(EXTRACT))
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ def init_home(home: Path) -> InitResult:
     home.mkdir(parents=True, exist_ok=True)
     toml = home / CONFIG_FILE
     if not toml.exists():
-        toml.write_text(DEFAULT_TOML)
+        toml.write_text(render_template())
         created.append(CONFIG_FILE)
     config = load_config(home, env={})
     folders = [config.archive_dir, config.quarantine_dir, config.traces_dir, config.db_path.parent]

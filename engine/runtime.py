@@ -207,12 +207,6 @@ def connect(config: Config, address: str | None = None) -> RayRun:
     return run or RayRun(ray.get_runtime_context().gcs_address, _url(context.dashboard_url), owned=False)
 
 
-def init_local_for_tests(num_cpus: int = 2) -> None:
-    """A private local Ray in this process (tests, `cmpctl demo`)."""
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, namespace="cmp", log_to_driver=False)
-
-
 def _url(address: str | None) -> str:
     if not address:  # ask the cluster where its dashboard registered
         from ray._private import ray_constants

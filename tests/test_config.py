@@ -91,3 +91,18 @@ def test_sizes():
     assert parse_size("1GB") == 10**9
     with pytest.raises(ValueError):
         parse_size("lots")
+
+
+def test_schedule_params_from_the_environment(home):
+    """The reference promises `params` as "k=v,k=v" from the environment (a table in the file)."""
+    cfg = load_config(home, env={"CMP_SCHEDULES__PROVISIONING__PARAMS": "batch=7, mode = dry"})
+    assert cfg.schedules["provisioning"].params == {"batch": "7", "mode": "dry"}
+    assert cfg.schedules["provisioning"].job == "provisioning"  # the rest of the built-in stays
+    (home / "cmp.toml").write_text('[schedules.provisioning]\nparams = { batch = "3" }\n')
+    assert load_config(home, env={}).schedules["provisioning"].params == {"batch": "3"}
+    assert load_config(home, env={"CMP_SCHEDULES__PROVISIONING__PARAMS": ""}).schedules["provisioning"].params == {}
+
+
+def test_schedule_params_that_are_not_pairs_are_refused(home):
+    with pytest.raises(ConfigError, match=r"schedules\.provisioning\.params.*key=value"):
+        load_config(home, env={"CMP_SCHEDULES__PROVISIONING__PARAMS": "batch"})

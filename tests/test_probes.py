@@ -211,11 +211,17 @@ def test_completed_zero_extract_files(con, tmp_path, clock):
     run = r.run("extract")  # the young daemon, known for 10 minutes, is not judged on an hour
     assert run.outcome == "warning" and run.results == [
         {"subject": daemon, "value": 0.0, "outcome": "warning", "detail": "0 files written in the last 3600 s"}]
+    # the files ledger names an Extract daemon by its config name (engine/extract/ledger.py reserve)
     con.execute("INSERT INTO files (file_id, sha256, interface_type, identifier, direction, daemon, name, size_bytes, "
-                "record_count, committed_at) VALUES (1, 'abc', 'Default', 'X1', 'Outbound', ?, 'x.age', 10, 1, ?)",
-                [daemon, clock.advance(60)])
+                "record_count, committed_at) VALUES (1, 'abc', 'Default', 'X1', 'Outbound', 'extract_provisioning', "
+                "'x.age', 10, 1, ?)", [clock.advance(60)])
     assert r.run("extract").outcome == "success"
     assert [(d["event"], d["subject"]) for d in sent(tmp_path)] == [("trigger", daemon), ("resolve", daemon)]
+    # a subject may name the daemon either way
+    for subject in (daemon, "extract_provisioning"):
+        named = runner(con, tmp_path, clock, one=ProbeConfig(type="Completed", kind="extract_zero_files",
+                                                             subject=subject, compare="below", warning=1))
+        assert named.run("one").results[0]["value"] == 1.0, subject
 
 
 def test_due_probes_follow_their_interval_and_cron(con, tmp_path, clock):
@@ -311,7 +317,7 @@ def test_the_other_kinds_measure_what_they_say(con, tmp_path, clock):
 
 
 def test_builtin_reconciliation_probe_alerts_on_a_discrepant_bill_cycle(con, tmp_path, clock):
-    from engine.probes.builtin import builtin_probes
+    from engine.config import builtin_probes
 
     probe = dataclasses.replace(builtin_probes()["reconciliation_discrepancies"], recipients=("file:alerts.jsonl",))
     r = runner(con, tmp_path, clock, reconciliation_discrepancies=probe)
@@ -325,3 +331,75 @@ def test_builtin_reconciliation_probe_alerts_on_a_discrepant_bill_cycle(con, tmp
     assert run.results[0]["value"] == pytest.approx(0.025)
     (doc,) = sent(tmp_path)
     assert doc["event"] == "trigger" and doc["probe"] == "reconciliation_discrepancies"
+
+
+def test_file_requests_name_the_extract_daemon_that_writes_them(con, tmp_path, clock):
+    """A FILE: target is served by the Extract daemon of each request's command: bill cycle
+    changes by the Bill Cycle Change one (as engine/extract/ledger.py routes them)."""
+    now = clock()
+    con.execute("""
+        INSERT INTO network_requests (request_id, target, command, sequence, attributes, status, updated_at)
+        VALUES (1, 'FILE:bureau', 'BILL_CYCLE_CHANGE', 10, '{}', 'UN', $old),
+               (2, 'FILE:bureau', 'BILL_CYCLE_CHANGE', 10, '{}', 'UN', $old),
+               (3, 'FILE:bureau', 'ADD_INSURANCE', 10, '{}', 'UN', $old),
+               (4, 'OCS', 'ACTIVATE', 10, '{}', 'UN', $old)
+    """, {"old": now - timedelta(hours=1)})
+    con.execute("""
+        INSERT INTO network_request_history (request_id, seq, status, changed_at, actor)
+        VALUES (1, 1, 'NR', $t, 'x'), (2, 1, 'NC', $t, 'x'), (3, 1, 'NF', $t, 'x'), (4, 1, 'NC', $t, 'x')
+    """, {"t": now - timedelta(minutes=1)})
+    r = runner(con, tmp_path, clock,
+               waiting=ProbeConfig(type="Punctual", kind="requests_waiting", max_wait_seconds=900, warning=0),
+               errors=ProbeConfig(type="Normal", kind="adaptor_error_ratio", min_volume=1, warning=0.5))
+    bcc = "Extract/Provisioning/ToGenericFormat(BillCycleChange) (FILE:bureau)"
+    generic = "Extract/Provisioning/ToGenericFormat (FILE:bureau)"
+    ocs = "Transmission/Provisioning/OCSadaptor (OCS)"
+    assert {res["subject"]: res["value"] for res in r.run("waiting").results} == {bcc: 2.0, generic: 1.0, ocs: 1.0}
+    assert {res["subject"]: res["value"] for res in r.run("errors").results} == {bcc: 0.5, generic: 1.0, ocs: 0.0}
+
+
+@pytest.mark.parametrize("table, message", [
+    ('type = "Normal"\nkind = "nope"\nwarning = 1\n',
+     "config.probes.broken: kind of a Normal probe must be one of job_error_ratio, adaptor_error_ratio, "
+     "load_error_ratio, got 'nope'"),
+    ('type = "Weekly"\nkind = "job_zero_runs"\nwarning = 1\n',
+     "config.probes.broken: type must be one of Normal, Punctual, Completed, SQL, got 'Weekly'"),
+    ('type = "Completed"\nwarning = 1\n',
+     "config.probes.broken: kind of a Completed probe must be one of job_zero_runs, extract_zero_files, got ''"),
+    ('query = "SELECT 1"\nwarning = 1\nrecipients = ["pager:7"]\n',
+     "config.probes.broken: recipient 'pager:7' must be log:, webhook:URL, email:ADDRESS or file:PATH"),
+    ('query = "SELECT 1"\nwarning = 1\nrecipients = ["webhook:"]\n',
+     "config.probes.broken: recipient 'webhook:' must be log:, webhook:URL, email:ADDRESS or file:PATH"),
+])
+def test_a_wrong_kind_or_recipient_is_refused_when_the_config_loads(tmp_path, table, message):
+    """Kinds and schemes are declared where they live (engine/probes/kinds.py, engine/notify);
+    the config checks a probe table against them as it loads, naming the choices."""
+    (tmp_path / "cmp.toml").write_text("[probes.broken]\n" + table)
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, env={})
+    assert str(caught.value) == message
+
+
+def test_kinds_and_notifiers_do_not_import_the_config():
+    """config → probes.kinds and config → notify, never back (the config ↔ probes cycle is gone):
+    the modules it imports name the config's classes for type checking only."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "engine"
+    for path in [root / "probes" / "kinds.py", *sorted((root / "notify").glob("*.py"))]:
+        tree = ast.parse(path.read_text())
+        checking_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                         and ast.unparse(node.test) == "TYPE_CHECKING" for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("engine.config"):
+                assert id(node) in checking_only, f"{path.name} imports engine.config at run time"
+
+
+def test_every_kind_belongs_to_a_type_and_runs(con, clock):
+    from engine.probes.kinds import KINDS, PROBE_KINDS, PROBE_TYPES
+
+    assert sorted(n for kinds in PROBE_KINDS.values() for n in kinds) == sorted(KINDS)
+    assert PROBE_KINDS["SQL"] == () and set(PROBE_KINDS) == set(PROBE_TYPES)
+    for name, kind in KINDS.items():
+        probe = ProbeConfig(type=kind.type, kind=name, subject="provisioning", warning=1)
+        assert isinstance(kind.measure(con, probe, clock()), list)

@@ -27,15 +27,23 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from engine.daemons import EXTRACT, FILE_TARGET_PREFIX, Daemon, of_kind
 from engine.transmission.model import OPEN_STATUSES
 from engine.transmission.sql import NEW_KEY_NOTE, history_base_sql, literal, script, statements
 
-#: Extract daemon (config name) -> (interfaceType of its files, which FILE:% commands it takes)
-EXTRACT_DAEMONS: dict[str, tuple[str, str]] = {
-    "extract_provisioning": ("Request", "command <> 'BILL_CYCLE_CHANGE'"),
-    "extract_bill_cycle": ("Bill Cycle Change Request", "command = 'BILL_CYCLE_CHANGE'"),
-}
-FILE_TARGET_PREFIX = "FILE:"
+
+def _commands_filter(daemon: Daemon) -> str:
+    """SQL over ``network_requests o``: which FILE: requests ``daemon`` writes, by command
+    (engine/daemons.py; ``serving_daemon`` routes the same way in Python)."""
+    if daemon.commands:
+        return f"o.command IN ({', '.join(literal(c) for c in daemon.commands)})"
+    others = [c for d in of_kind(EXTRACT) for c in d.commands]
+    return f"o.command NOT IN ({', '.join(literal(c) for c in others)})" if others else "TRUE"
+
+
+#: Extract daemon (config name) -> (interfaceType of its files, SQL: which FILE: requests it takes)
+EXTRACT_DAEMONS: dict[str, tuple[str, str]] = {d.config_name: (d.writes, _commands_filter(d))
+                                               for d in of_kind(EXTRACT)}
 PENDING_SHA = "pending:"
 _OPEN = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
 
@@ -86,7 +94,7 @@ _RESERVE = (
     LEFT JOIN subscriptions s ON s.subscription_id = o.subscription_id
     LEFT JOIN bill_cycle_changes c
            ON c.action_item_number = coalesce(TRY_CAST(json_extract_string(o.attributes, '$.actionItemNumber') AS BIGINT), o.action_item_number)
-    WHERE o.status = 'UN' AND (o.not_before IS NULL OR o.not_before <= $now) AND o.{{commands}};
+    WHERE o.status = 'UN' AND (o.not_before IS NULL OR o.not_before <= $now) AND {{commands}};
     DELETE FROM _ex_cand WHERE n > $max
     """,
     # 2. heads whose record cannot be built: PE with the reason (history row, actioned item ERROR)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from engine import age, telemetry
+from engine.daemons import LOAD, of_kind
 from engine.errors import AgeError, FormatError, InputRejected
 from engine.loading.inbox import sha256_file
 from engine.loading.shards import (
@@ -27,11 +28,9 @@ from engine.loading.shards import (
 )
 from engine.store.loads import FileMeta, LoadResult
 
-#: Which interface types each Load daemon takes, and the jobs a committed batch triggers.
-DAEMON_TYPES: dict[str, dict[str, tuple[str, ...]]] = {
-    "load_provisioning": {"Order": ("provisioning",), "Response": ("response_handling",)},
-    "load_bill_cycle": {"Bill Cycle Change Response": ("reconciliation",)},
-}
+#: Which interface types each Load daemon takes, and the jobs a committed batch triggers
+#: (declared in engine/daemons.py).
+DAEMON_TYPES: dict[str, dict[str, tuple[str, ...]]] = {d.config_name: d.triggers for d in of_kind(LOAD)}
 
 
 class LoadSink(Protocol):

@@ -11,11 +11,11 @@ from typing import Any, Callable
 
 from engine import age
 from engine.config import Config
+from engine.daemons import load_daemon_for
 from engine.errors import DuplicateFile, EngineError, FormatError
 from engine.fsutil import atomic_output
 from engine.generic.header import FileHeader, parse_header
 from engine.loading.inbox import GENERIC_SUFFIX, sha256_file
-from engine.loading.pipeline import DAEMON_TYPES
 from engine.telemetry.files import tag_file
 
 
@@ -45,9 +45,10 @@ def read_header(path: Path, identities, max_bytes: int = 16 * 2**20) -> FileHead
 
 
 def daemon_for(interface_type: str, file: str) -> str:
-    for daemon, types in DAEMON_TYPES.items():
-        if interface_type in types:
-            return daemon
+    """The config name of the Load daemon that takes files of ``interface_type``."""
+    daemon = load_daemon_for(interface_type)
+    if daemon:
+        return daemon.config_name
     raise FormatError(f"no Load daemon takes interfaceType {interface_type!r}", file=file, line=1,
                       field="interfaceType")
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.config import NotifyConfig
+if TYPE_CHECKING:  # the config imports this package (engine/notify SCHEMES), not the other way
+    from engine.config import NotifyConfig
 
 
 def send(target: str, doc: dict[str, Any], config: NotifyConfig, home: Path) -> None:

@@ -4,16 +4,18 @@ STARTTLS, optional login with a Secret password)."""
 from __future__ import annotations
 
 import json
-import smtplib
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.config import NotifyConfig
+from engine.notify.message import subject_line
+
+if TYPE_CHECKING:  # the config imports this package (engine/notify SCHEMES), not the other way
+    from engine.config import NotifyConfig
 
 
 def send(address: str, doc: dict[str, Any], config: NotifyConfig, home: Path) -> None:
-    from engine.notify import subject_line
+    import smtplib  # here, not at the top: every process imports the config, which imports notify
+    from email.message import EmailMessage
 
     smtp = config.smtp
     message = EmailMessage()

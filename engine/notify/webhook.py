@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.config import NotifyConfig
+if TYPE_CHECKING:  # the config imports this package (engine/notify SCHEMES), not the other way
+    from engine.config import NotifyConfig
 
 
 def send(url: str, doc: dict[str, Any], config: NotifyConfig, home: Path) -> None:
+    import urllib.error  # here, not at the top: every process imports the config, which imports notify
+    import urllib.request
+
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"webhook URL must be http(s)://…, got {url!r}")
     body = json.dumps(doc, default=str).encode()

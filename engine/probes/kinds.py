@@ -3,19 +3,26 @@
 A kind is ``fn(con, probe, now) -> list[Reading]``; ``now`` comes from the caller's clock, so
 tests drive time. Windows are ``(now - window, now]``. Every query reads a handful of columns
 with a time or status filter; bench/probes.py times them at 10M network requests.
+
+:data:`KINDS` at the bottom is the one list of kinds, each with the probe type it belongs to;
+``[probes.<name>]`` tables are checked against it when the config is loaded (:func:`check_kind`).
+So that the config can import this module, it imports the config's classes for type checking
+only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import duckdb
-
-from engine.config import ProbeConfig
+from engine.daemons import EXTRACT, of_kind, target_subject
 from engine.errors import UsageError
-from engine.probes.builtin import target_subject
+
+if TYPE_CHECKING:  # the config imports this module for KINDS: it stays light and acyclic
+    import duckdb
+
+    from engine.config import ProbeConfig
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,7 @@ class Reading:
     detail: str = ""
 
 
-Kind = Callable[[duckdb.DuckDBPyConnection, ProbeConfig, datetime], list[Reading]]
+Kind = Callable[["duckdb.DuckDBPyConnection", "ProbeConfig", datetime], list[Reading]]
 
 
 def _since(p: ProbeConfig, now: datetime) -> datetime:
@@ -56,8 +63,20 @@ def job_error_ratio(con, p: ProbeConfig, now: datetime) -> list[Reading]:
     return readings
 
 
+def _by_daemon(rows: list[tuple]) -> dict[str, list]:
+    """Rows of ``(target, command, *counts)`` summed per serving daemon and target (a FILE:
+    target's requests are written by the Extract daemon of their command: engine/daemons.py)."""
+    out: dict[str, list] = {}
+    for target, command, *counts in rows:
+        acc = out.setdefault(target_subject(target, command), [0] * len(counts))
+        for i, value in enumerate(counts):
+            acc[i] += value
+    return out
+
+
 def adaptor_error_ratio(con, p: ProbeConfig, now: datetime) -> list[Reading]:
-    """Share of the network outcomes recorded in the window that were NR/NE/NF/PE, by target.
+    """Share of the network outcomes recorded in the window that were NR/NE/NF/PE, by the
+    daemon serving the target.
 
     Outcomes come from the request history (every attempt, so transient NEs count too); the
     window's rows are few and the history grows in time order, so the time filter prunes it."""
@@ -66,17 +85,17 @@ def adaptor_error_ratio(con, p: ProbeConfig, now: datetime) -> list[Reading]:
         WITH h AS (
             SELECT request_id, status FROM network_request_history
             WHERE changed_at > $since AND changed_at <= $now AND status IN ('NC', 'NR', 'NE', 'NF', 'PE'))
-        SELECT r.target, count(*) AS outcomes,
+        SELECT r.target, r.command, count(*) AS outcomes,
                count(*) FILTER (WHERE h.status = 'NR'), count(*) FILTER (WHERE h.status = 'NE'),
                count(*) FILTER (WHERE h.status = 'NF'), count(*) FILTER (WHERE h.status = 'PE')
         FROM h JOIN network_requests r ON r.request_id = h.request_id
         WHERE $target IS NULL OR r.target = $target
-        GROUP BY r.target
+        GROUP BY r.target, r.command
         """, {"since": _since(p, now), "now": now, "target": _subject(p)}).fetchall()
     readings = []
-    for target, n, nr, ne, nf, pe in rows:
+    for subject, (n, nr, ne, nf, pe) in _by_daemon(rows).items():
         errors = nr + ne + nf + pe
-        readings.append(Reading(target_subject(target), errors / n, n,
+        readings.append(Reading(subject, errors / n, n,
                                 f"{errors} of {n} outcomes in error (NR {nr}, NE {ne}, NF {nf}, PE {pe})"))
     return readings
 
@@ -125,18 +144,24 @@ def schedule_slots(con, p: ProbeConfig, now: datetime) -> list[Reading]:
 
 
 def requests_waiting(con, p: ProbeConfig, now: datetime) -> list[Reading]:
-    """Requests in UN, due, and waiting longer than ``max_wait_seconds``, by target."""
+    """Requests in UN, due, and waiting longer than ``max_wait_seconds``, by the daemon serving
+    the target."""
     rows = con.execute(
         """
-        SELECT target, count(*), min(greatest(updated_at, coalesce(not_before, updated_at)))
+        SELECT target, command, count(*), min(greatest(updated_at, coalesce(not_before, updated_at)))
         FROM network_requests
         WHERE status = 'UN' AND greatest(updated_at, coalesce(not_before, updated_at)) < $limit
           AND ($target IS NULL OR target = $target)
-        GROUP BY target
+        GROUP BY target, command
         """, {"limit": now - timedelta(seconds=p.max_wait_seconds), "target": _subject(p)}).fetchall()
-    return [Reading(target_subject(t), float(n), None,
-                    f"{n} requests waiting in UN longer than {p.max_wait_seconds:g} s (oldest since {oldest:%Y-%m-%d %H:%M:%S})")
-            for t, n, oldest in rows]
+    waiting: dict[str, tuple[int, datetime]] = {}
+    for target, command, n, since in rows:
+        subject = target_subject(target, command)
+        count, oldest = waiting.get(subject, (0, since))
+        waiting[subject] = (count + n, min(oldest, since))
+    return [Reading(subject, float(n), None, f"{n} requests waiting in UN longer than {p.max_wait_seconds:g} s "
+                                             f"(oldest since {oldest:%Y-%m-%d %H:%M:%S})")
+            for subject, (n, oldest) in waiting.items()]
 
 
 def batches_waiting(con, p: ProbeConfig, now: datetime) -> list[Reading]:
@@ -184,30 +209,64 @@ def job_zero_runs(con, p: ProbeConfig, now: datetime) -> list[Reading]:
 def extract_zero_files(con, p: ProbeConfig, now: datetime) -> list[Reading]:
     """Outbound files each Extract daemon wrote in the window: the daemons the engine has known
     for at least the window (a daemon started an hour ago has not failed a daily extract), or
-    the one named by ``subject``."""
+    the one named by ``subject`` (its actor or its config name).
+
+    The ``daemons`` table names a daemon by its actor name, the files ledger by its config name
+    (engine/daemons.py has both)."""
+    extract = of_kind(EXTRACT)
     rows = con.execute(
         """
-        WITH d AS (SELECT name FROM daemons
-                   WHERE daemon_type = 'Extract' AND $daemon IS NULL AND coalesce(created_at, updated_at) <= $since
-                   UNION SELECT $daemon WHERE $daemon IS NOT NULL)
-        SELECT d.name, count(f.file_id) FROM d
-        LEFT JOIN files f ON f.daemon = d.name AND f.direction = 'Outbound'
+        WITH names AS (SELECT unnest($actors) AS actor, unnest($config_names) AS config_name),
+        d AS (SELECT name FROM daemons
+              WHERE daemon_type = 'Extract' AND $daemon IS NULL AND coalesce(created_at, updated_at) <= $since
+              UNION SELECT $daemon WHERE $daemon IS NOT NULL),
+        dn AS (SELECT coalesce(n.actor, d.name) AS name, coalesce(n.config_name, d.name) AS config_name
+               FROM d LEFT JOIN names n ON d.name IN (n.actor, n.config_name))
+        SELECT dn.name, count(f.file_id) FROM dn
+        LEFT JOIN files f ON f.daemon = dn.config_name AND f.direction = 'Outbound'
                          AND f.committed_at > $since AND f.committed_at <= $now
-        GROUP BY d.name
-        """, {"daemon": _subject(p), "since": _since(p, now), "now": now}).fetchall()
+        GROUP BY dn.name
+        """, {"daemon": _subject(p), "since": _since(p, now), "now": now,
+              "actors": [d.actor_name for d in extract], "config_names": [d.config_name for d in extract]}).fetchall()
     return [Reading(name, float(n), None, f"{n} files written in the last {p.window_seconds:g} s") for name, n in rows]
 
 
-KINDS: dict[str, Kind] = {
-    "job_error_ratio": job_error_ratio,
-    "adaptor_error_ratio": adaptor_error_ratio,
-    "load_error_ratio": load_error_ratio,
-    "schedule_slots": schedule_slots,
-    "requests_waiting": requests_waiting,
-    "batches_waiting": batches_waiting,
-    "early_or_frequent_runs": early_or_frequent_runs,
-    "job_zero_runs": job_zero_runs,
-    "extract_zero_files": extract_zero_files,
+# --- the kinds, by name -------------------------------------------------------------------------
+
+#: Probe types (DOMAIN.md §5); an SQL probe runs its own query (engine/probes/sql_probe.py).
+PROBE_TYPES = ("Normal", "Punctual", "Completed", "SQL")
+
+
+@dataclass(frozen=True)
+class ProbeKind:
+    type: str  # the probe type it belongs to
+    measure: Kind
+
+
+KINDS: dict[str, ProbeKind] = {
+    "job_error_ratio": ProbeKind("Normal", job_error_ratio),
+    "adaptor_error_ratio": ProbeKind("Normal", adaptor_error_ratio),
+    "load_error_ratio": ProbeKind("Normal", load_error_ratio),
+    "schedule_slots": ProbeKind("Punctual", schedule_slots),
+    "requests_waiting": ProbeKind("Punctual", requests_waiting),
+    "batches_waiting": ProbeKind("Punctual", batches_waiting),
+    "early_or_frequent_runs": ProbeKind("Punctual", early_or_frequent_runs),
+    "job_zero_runs": ProbeKind("Completed", job_zero_runs),
+    "extract_zero_files": ProbeKind("Completed", extract_zero_files),
 }
 
-__all__ = ["KINDS", "Kind", "Reading"]
+#: The kinds of each probe type.
+PROBE_KINDS: dict[str, tuple[str, ...]] = {t: tuple(n for n, k in KINDS.items() if k.type == t) for t in PROBE_TYPES}
+
+
+def check_kind(probe_type: str, kind: str) -> None:
+    """ValueError naming the choices unless ``probe_type`` is a type and ``kind`` one of its kinds
+    (an SQL probe has none: it gives a query)."""
+    if probe_type not in PROBE_TYPES:
+        raise ValueError(f"type must be one of {', '.join(PROBE_TYPES)}, got {probe_type!r}")
+    if probe_type != "SQL" and kind not in PROBE_KINDS[probe_type]:
+        raise ValueError(f"kind of a {probe_type} probe must be one of {', '.join(PROBE_KINDS[probe_type])}, "
+                         f"got {kind!r}")
+
+
+__all__ = ["KINDS", "Kind", "PROBE_KINDS", "PROBE_TYPES", "ProbeKind", "Reading", "check_kind"]

@@ -142,7 +142,7 @@ class ProbeRunner:
     def _measure(self, p: ProbeConfig, now: datetime) -> list[Reading]:
         if p.type == "SQL":
             return sql_reading(self.con, p, now)
-        return KINDS[p.kind](self.con, p, now)
+        return KINDS[p.kind].measure(self.con, p, now)
 
     def _record(self, name: str, p: ProbeConfig, readings: list[Reading], error: str | None, now: datetime,
                 run: ProbeRun) -> list[alerts.AlertEvent]:

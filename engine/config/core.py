@@ -1,0 +1,45 @@
+"""The sections of how the engine runs: Ray, loading, telemetry and keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    address: str = ""  # empty: start and own a local Ray; else e.g. "ray://head:10001" or "auto"
+    namespace: str = "cmp"  # Ray namespace of the engine's actors
+    dashboard_host: str = "127.0.0.1"  # where a local head serves the dashboard
+    dashboard_port: int = 8265  # dashboard port of a local head
+    num_cpus: int = 0  # 0: all cores of this machine (local Ray only)
+    home_shared: bool = False  # true: every node mounts the home at the same path (load shards then spread over the nodes)
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    shard_bytes: int = 64 * 1024 * 1024  # files above this are split into shards
+    max_error_ratio: float = 0.10  # reject the whole file above this share of bad records
+    max_line_bytes: int = 16 * 1024 * 1024  # a longer line is an invalid record
+    workers: int = 0  # parallel shard workers; 0: one per CPU of the cluster
+
+
+TELEMETRY_EXPORTERS = ("file", "otlp", "console", "none")
+OTLP_PROTOCOLS = ("http/protobuf", "grpc")
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    exporter: str = "file"  # file | otlp | console | none
+    otlp_endpoint: str = ""  # otlp: e.g. "http://collector:4318" (http/protobuf) or "collector:4317" (grpc)
+    otlp_protocol: str = "http/protobuf"  # http/protobuf | grpc
+    service_name: str = "cmp-provisioning"  # service.name of every span
+    retention_days: int = 14  # file: span files older than this many days are deleted (0: keep all)
+
+
+@dataclass(frozen=True)
+class KeysConfig:
+    identity_file: str = "keys/identity.txt"  # relative to home
+    recipients: tuple[str, ...] = ()  # extra recipients of outbound files (partners)
+
+
+__all__ = ["KeysConfig", "LoadConfig", "OTLP_PROTOCOLS", "RayConfig", "TELEMETRY_EXPORTERS", "TelemetryConfig"]
