@@ -100,6 +100,7 @@ class SmtpConfig:
     user: str = ""  # empty: no login
     password: Secret = Secret("")  # the login's password; kept out of logs
     timeout_seconds: float = 10.0  # connect and each SMTP command
+    ca_file: str = ""  # PEM file of a private CA to trust instead of the system's (relative: to the home)
 
 
 @dataclass(frozen=True)
