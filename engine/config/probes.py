@@ -96,7 +96,7 @@ class SmtpConfig:
     host: str = "127.0.0.1"  # the SMTP server of email: recipients
     port: int = 25  # 587 with starttls = true, typically
     sender: str = "cmp-provisioning@localhost"  # the From address
-    starttls: bool = False  # upgrade the connection with STARTTLS before any login
+    starttls: bool = False  # upgrade with STARTTLS, the certificate verified, before any login (a login needs it)
     user: str = ""  # empty: no login
     password: Secret = Secret("")  # the login's password; kept out of logs
     timeout_seconds: float = 10.0  # connect and each SMTP command
