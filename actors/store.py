@@ -32,9 +32,10 @@ class StoreActor:
         """The Ray metrics this process recorded (job runs and durations, request outcomes)."""
         return metrics.snapshot()
 
-    def shutdown(self) -> None:
-        """Abort open loads and close the database cleanly (checkpointed) before a stop."""
-        self._store.close()
+    def shutdown(self, timeout: float = 600.0) -> None:
+        """Abort open loads and close the database cleanly (checkpointed) before a stop; a
+        running job gets ``timeout`` seconds to end first (StoreBusy after that)."""
+        self._store.close(timeout)
 
     # loads
     def begin_load(self, meta):
