@@ -7,14 +7,18 @@ Each method runs in the Store's worker process, on one of its threads.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
+from pathlib import Path
 
 import ray
 
 from actors import metrics
-from engine import telemetry
+from engine import permissions, telemetry
 from engine.store.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=16, num_cpus=0)
@@ -22,6 +26,10 @@ class StoreActor:
     def __init__(self, db_path: str, tracing: telemetry.Settings | None = None):
         if tracing is not None:  # jobs run here: their spans are exported from this process
             telemetry.configure(tracing, component="store")
+        # DuckDB creates its write-ahead log (and spill files) with the process's umask, not the
+        # database's mode (measured: 0644 next to a 0600 file): this process makes only private files.
+        os.umask(0o077)
+        permissions.enforce(permissions.database_exposures(Path(db_path)), warn=log.warning)
         self._store = Store(db_path)
         self._targets: dict[str, str] = {}  # worker → target, for the request metrics
 

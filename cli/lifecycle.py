@@ -31,8 +31,13 @@ def up(
     """Start (or connect to) Ray, then the Supervisor, which starts and watches the engine's actors."""
     from actors.supervisor import start_supervisor
 
+    from engine import permissions
+
     runtime = source.runtime()
     config = home_config(home)
+    # before anything starts: secrets others can read refuse, looser modes warn (engine/permissions.py)
+    permissions.enforce(permissions.exposures(config), warn=lambda line: err.print(f"cmpctl: warning: {line}",
+                                                                                    markup=False))
     run = runtime.read_run(config)
     if address or config.ray.address:
         run = runtime.connect(config, address or config.ray.address)

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -56,6 +57,13 @@ def test_down_finishes_on_a_stuck_engine_and_leaves_no_ray_process(tmp_path: Pat
         assert f"port {port} is in use" in up.stderr
         assert doc["dashboard"].startswith("http://127.0.0.1:") and not doc["dashboard"].endswith(f":{port}")
         assert _answers_http(doc["dashboard"])  # the URL shown is this head's own dashboard
+
+        # the Store's write-ahead log is as private as the database (DuckDB uses the process's umask)
+        wal = home / "data" / "cmp.duckdb.wal"
+        deadline = time.monotonic() + 60
+        while not wal.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600
 
         actors = {a["role"]: a for a in json.loads(cmpctl(home, "status", "--json").stdout)["actors"]}
         stuck = [actors["store"]["pid"], actors["load_provisioning"]["pid"]]
