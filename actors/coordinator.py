@@ -2,7 +2,7 @@
 
 The plain pipeline (engine.loading.pipeline) decides everything; this module only supplies a
 runner that fans shards out as Ray tasks with bounded in-flight work (memory stays flat
-whatever the file size) and a facade that sends the Store calls to the Store actor. The shards
+whatever the file size), and the Store actor's client as the pipeline's LoadSink. The shards
 run on the coordinator's node, or across the cluster when every node sees the home (placement).
 """
 
@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import ray
+from ray.actor import ActorHandle
 
-from actors.clients import call
+from actors.clients import StoreClient
 from actors.placement import shard_cpus, shard_strategy
 from engine import age, telemetry
 from engine.config import Config
@@ -23,7 +24,7 @@ from engine.loading.shards import FilePlan, ShardSpec
 
 
 @ray.remote(max_retries=3, retry_exceptions=False)
-def shard_task(plan: FilePlan, spec: ShardSpec, batch_id: int, store,
+def shard_task(plan: FilePlan, spec: ShardSpec, batch_id: int, store: StoreClient,
                tracing: telemetry.Settings | None = None, traceparent: str | None = None) -> tuple[int, int, str]:
     """Decrypt and parse one shard, hand its Arrow tables to the Store. Runs in any Ray worker.
 
@@ -32,7 +33,7 @@ def shard_task(plan: FilePlan, spec: ShardSpec, batch_id: int, store,
     """
     if tracing is not None:
         telemetry.configure(tracing, component="shard")
-    result = traced_shard(plan, spec, batch_id, StoreSink(store), traceparent)
+    result = traced_shard(plan, spec, batch_id, store, traceparent)
     return spec.shard_no, result.plaintext_bytes, ray.get_runtime_context().get_node_id()
 
 
@@ -45,7 +46,7 @@ def warm_up() -> int:
 
 
 class RayShardRunner:
-    def __init__(self, store, max_in_flight: int, tracing: telemetry.Settings | None = None,
+    def __init__(self, store: StoreClient, max_in_flight: int, tracing: telemetry.Settings | None = None,
                  strategy: Any = "SPREAD", cpus_per_shard: float = 1):
         self.store = store
         self.max_in_flight = max(1, max_in_flight)
@@ -57,13 +58,13 @@ class RayShardRunner:
     def run(self, plan, specs: Sequence[ShardSpec], batch_id: int, on_done) -> None:
         traceparent = telemetry.inject()  # the load's span: the shards' parent
         pending = list(specs)
-        in_flight = []
+        in_flight: list[ray.ObjectRef] = []
         while pending or in_flight:
             while pending and len(in_flight) < self.max_in_flight:
                 spec = pending.pop(0)
-                in_flight.append(
+                in_flight.append(  # (Ray's stubs type a remote function of 6 arguments as one of 3)
                     shard_task.options(scheduling_strategy=self.strategy, num_cpus=self.cpus_per_shard).remote(
-                        plan, spec, batch_id, self.store, self.tracing, traceparent)
+                        plan, spec, batch_id, self.store, self.tracing, traceparent)  # type: ignore[call-arg]
                 )
             done, in_flight = ray.wait(in_flight, num_returns=1)
             _, nbytes, node = ray.get(done[0])
@@ -71,35 +72,16 @@ class RayShardRunner:
             on_done(nbytes)
 
 
-class StoreSink:
-    """The LoadSink protocol over the Store actor."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def begin_load(self, meta):
-        return call(self.store.begin_load.remote(meta))
-
-    def add_shard(self, batch_id, result):
-        return call(self.store.add_shard.remote(batch_id, result))
-
-    def commit_load(self, batch_id, **kwargs):
-        return call(self.store.commit_load.remote(batch_id, **kwargs))
-
-    def abort_load(self, batch_id):
-        try:
-            ray.get(self.store.abort_load.remote(batch_id))
-        except ray.exceptions.RayError:
-            pass  # a dead Store has already dropped the open transaction
-
-
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
 class LoadCoordinator:
     """Runs in its own worker process; one load per calling daemon at a time."""
 
-    def __init__(self, config: Config, store):
+    def __init__(self, config: Config, store: ActorHandle):
         self._config = config
-        self._store = store
+        # No time limit on the load's Store calls: a shard insert or a commit runs as long as its
+        # data needs, and a call given up on would still run in the Store while the load's abort
+        # used the same transaction. A wedged Store is the Supervisor's to restart.
+        self._store = StoreClient(store, timeout=None)
         self._identities = age.load_identities(config.identity_path)
         self._tracing = telemetry.Settings.from_config(config)
         telemetry.configure(self._tracing, component="coordinator")
@@ -128,7 +110,7 @@ class LoadCoordinator:
             work_dir=cfg.home / "work",
         )
         result = load_file(Path(path), settings=settings, identities=self._identities,
-                           sink=StoreSink(self._store), runner=runner, trace_id=trace_id, traceparent=traceparent)
+                           sink=self._store, runner=runner, trace_id=trace_id, traceparent=traceparent)
         return result
 
     def nodes_of_last_load(self) -> list[str]:

@@ -22,12 +22,15 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from engine import age, synth
 from engine.config import Config, load_config
 from engine.errors import EngineError
 from engine.home import home_recipient, init_home
+
+if TYPE_CHECKING:
+    from actors.clients import StoreClient
 
 #: the share of bad records in the generated order file
 BAD_SHARE = 0.01
@@ -125,7 +128,6 @@ class Demo:
         return self.report
 
     def _with_engine(self, config: Config, sim) -> None:
-        from actors.clients import StoreClient
         from actors.engine import start_engine, stop_engine
         from engine import runtime
 
@@ -143,7 +145,7 @@ class Demo:
             self._network(store, sim)
             self._bill_cycle(store, sim)
             self._probes(config, store)
-            self.report.summary["requests"] = store.requests_call("queue_depths")
+            self.report.summary["requests"] = store.queue_depths()
         finally:
             try:
                 stop_engine(config)
@@ -151,7 +153,7 @@ class Demo:
                 runtime.stop_local_head(run)
                 runtime.clear_run(config)
 
-    def _load_orders(self, config: Config, store) -> dict[str, Any]:
+    def _load_orders(self, config: Config, store: StoreClient) -> dict[str, Any]:
         from engine.loading.submit import submit_file, wait_for_outcome
 
         path = self.root / "orders.jsonl.age"
@@ -167,7 +169,7 @@ class Demo:
                    f"{outcome.get('valid', 0):,} loaded, {outcome.get('errors', 0):,} quarantined with reasons")
         return outcome
 
-    def _provision(self, store, batch: dict[str, Any]) -> None:
+    def _provision(self, store: StoreClient, batch: dict[str, Any]) -> None:
         def done():
             triggers = store.show_batch(batch["batch_id"])["triggers"]
             return all(t["status"] == "DONE" for t in triggers) and triggers
@@ -182,9 +184,9 @@ class Demo:
                    f"execution {execution['execution_id']}: {execution['records_ok']:,} orders provisioned, "
                    f"{execution['records_error']:,} refused by business rules")
 
-    def _network(self, store, sim) -> None:
+    def _network(self, store: StoreClient, sim) -> None:
         def settled():
-            depths = store.requests_call("queue_depths").get("OCS", {})
+            depths = store.queue_depths().get("OCS", {})
             open_ = sum(n for s, n in depths.items() if s in ("PR", "NS", "NA", "NE"))
             waiting = depths.get("UN", 0)
             if open_ == 0 and waiting <= store.overview()["delayed_activations"]:
@@ -201,19 +203,21 @@ class Demo:
                    f"{overview['subscriptions'].get('CONNECTED', 0):,} subscriptions CONNECTED, "
                    f"{overview['delayed_activations']:,} waiting for a future activation date")
 
-    def _bill_cycle(self, store, sim) -> None:
+    def _bill_cycle(self, store: StoreClient, sim) -> None:
+        from actors.clients import with_timeout
+
         before = {b["batch_id"] for b in store.list_batches(limit=1000)}
         agreements = store.bill_cycle_candidates(day=NEW_DAY, limit=200)
         self.check("bill cycle candidates", len(agreements) > 0,
                    f"{len(agreements)} POSTPAID agreements with connected subscriptions")
-        execution = store.run_job("bill-cycle-change", {"agreement": ",".join(agreements), "day": str(NEW_DAY)},
-                                  key=f"demo:bcc:{self.seed}")
+        execution = with_timeout(store, None).run_job(
+            "bill-cycle-change", {"agreement": ",".join(agreements), "day": str(NEW_DAY)}, key=f"demo:bcc:{self.seed}")
         changed = execution["records_ok"]
         self.check("bill cycle change", execution["status"] == "SUCCEEDED" and changed > 0,
                    f"execution {execution['execution_id']}: {changed} agreements move to day {NEW_DAY}")
 
         def openet_done():
-            depths = store.requests_call("queue_depths").get("OPENET", {})
+            depths = store.queue_depths().get("OPENET", {})
             return depths if depths and set(depths) <= {"NC", "NR", "NF", "PE"} else None
 
         depths = _wait(openet_done, timeout=300, what="the Openet bill cycle commands")
@@ -253,7 +257,7 @@ class Demo:
                    + f"; netsim injected {sum(expected.values())} faults: "
                    + ", ".join(f"{cls} {n}" for cls, n in sorted(expected.items())))
 
-    def _probes(self, config: Config, store) -> None:
+    def _probes(self, config: Config, store: StoreClient) -> None:
         names = sorted(name for name, probe in config.probes.items() if probe.enabled)
         runs = store.run_probes(config, names)  # every probe now, due or not
         alerts = store.probe_alerts(active_only=True)

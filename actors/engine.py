@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ray
+from ray.actor import ActorHandle
 
 from actors import names
-from actors.clients import StoreClient, actor, call
+from actors.clients import StoreClient, actor, daemon_client
 from actors.coordinator import LoadCoordinator
 from actors.extract_daemon import ExtractDaemonActor
 from actors.load_daemon import LoadDaemonActor
@@ -33,11 +34,11 @@ ACTOR_CLASSES: dict[DaemonKind, Any] = {LOAD: LoadDaemonActor, TRANSMISSION: Tra
 
 @dataclass
 class EngineHandles:
-    store: object
-    coordinator: object
-    daemons: dict[str, object] = field(default_factory=dict)
-    scheduler: object = None  # None when [scheduler] enabled = false
-    probes: object = None  # None when every probe is disabled
+    store: ActorHandle
+    coordinator: ActorHandle
+    daemons: dict[str, ActorHandle] = field(default_factory=dict)
+    scheduler: ActorHandle | None = None  # None when [scheduler] enabled = false
+    probes: ActorHandle | None = None  # None when every probe is disabled
 
     @property
     def store_client(self) -> StoreClient:
@@ -55,7 +56,7 @@ def start_engine(config: Config, *, autostart_daemons: bool = True, home_node: s
     node = home_node or this_node()
     store = StoreActor.options(**_opts(names.STORE, config, node)).remote(str(config.db_path),
                                                                    telemetry.Settings.from_config(config))
-    call(store.pid.remote())  # wait until the database is open and migrated
+    StoreClient(store).pid()  # wait until the database is open and migrated
     coordinator = LoadCoordinator.options(**_opts(names.COORDINATOR, config, node)).remote(config, store)
     handles = EngineHandles(store, coordinator)
     for spec in DAEMONS:
@@ -63,17 +64,17 @@ def start_engine(config: Config, *, autostart_daemons: bool = True, home_node: s
         if args is not None:
             actor_class = ACTOR_CLASSES[spec.kind]
             handles.daemons[spec.config_name] = actor_class.options(**_opts(spec.actor_name, config, node)).remote(*args)
-    for handle in handles.daemons.values():
-        call(handle.state.remote())
+    for config_name, handle in handles.daemons.items():
+        daemon_client(handle, timeout=None, actor=config_name).state()
     if config.scheduler.enabled:
         handles.scheduler = SchedulerActor.options(**_opts(names.SCHEDULER, config, node)).remote(
             config, store, autostart_daemons)
-        call(handles.scheduler.state.remote())
+        daemon_client(handles.scheduler, timeout=None, actor=names.SCHEDULER).state()
     if any(p.enabled for p in config.probes.values()):
         from actors.probes import ProbesActor
 
         handles.probes = ProbesActor.options(**_opts(names.PROBES, config, node)).remote(config, store, autostart_daemons)
-        call(handles.probes.state.remote())
+        daemon_client(handles.probes, timeout=None, actor=names.PROBES).state()
     return handles
 
 

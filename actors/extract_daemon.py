@@ -12,6 +12,7 @@ import logging
 import threading
 
 import ray
+from ray.actor import ActorHandle
 
 from actors.clients import StoreClient
 from actors.heartbeat import PollLoop, send_heartbeat
@@ -28,19 +29,20 @@ log = logging.getLogger(__name__)
 class ExtractDaemonActor:
     """Runs in its own worker process; the poll loop is a thread of that process."""
 
-    def __init__(self, spec: DaemonSpec, config: Config, store, autostart: bool = True):
+    def __init__(self, spec: DaemonSpec, config: Config, store: ActorHandle, autostart: bool = True):
         self._spec = spec
-        self._store = store
+        self._store = StoreClient(store)
         self._poll_seconds = config.daemons.get(spec.config_name).poll_seconds
         self._loop = PollLoop(spec.actor_name, self._poll_seconds, self.poll_now, self._poll_failed)
         self._lock = threading.Lock()  # one poll at a time (timer or poll_now)
         self._state = "STOPPED"
         self._config_error: str | None = None
+        self._core: ExtractDaemon | None
         try:
             self._core = ExtractDaemon(
                 spec.config_name,
                 actor=spec.actor_name,
-                store=StoreClient(store),
+                store=self._store,
                 outbound_dir=config.outbound_dir(spec.config_name),
                 recipients=(str(home_recipient(config)), *config.keys.recipients),
                 partners=config.extract.partners,
@@ -86,7 +88,8 @@ class ExtractDaemonActor:
 
     def _poll_failed(self, exc: Exception) -> None:  # keep polling: the Store may be restarting, a disk full
         log.warning("%s poll failed: %s", self._spec.actor_name, exc)
-        self._core.last_error = f"{type(exc).__name__}: {exc}"
+        if self._core is not None:  # (polls only run with a core)
+            self._core.last_error = f"{type(exc).__name__}: {exc}"
         self._heartbeat(polled=False)
 
     def _set_state(self, state: str) -> None:

@@ -7,16 +7,19 @@ import logging
 import threading
 from typing import Any, Callable, Mapping
 
-from actors.clients import call
+from actors.clients import StoreClient
 
 log = logging.getLogger(__name__)
 
 
-def send_heartbeat(store, identity: Mapping[str, str], *, state: str, polled: bool,
+def send_heartbeat(store: StoreClient, identity: Mapping[str, str], *, state: str, polled: bool,
                    last_error: str | None) -> None:
-    """Record the actor's state (and a poll) in the Store; a failure is logged, never raised."""
+    """Record the actor's state (and a poll) in the Store; a failure is logged, never raised
+    (a poll loop outlives a Store that is restarting)."""
     try:
-        call(store.daemon_heartbeat.remote(**identity, state=state, polled=polled, last_error=last_error))
+        store.daemon_heartbeat(name=identity["name"], daemon_type=identity["daemon_type"],
+                               category=identity["category"], activity=identity["activity"],
+                               state=state, polled=polled, last_error=last_error)
     except Exception as exc:  # the next heartbeat says it again
         log.warning("%s: heartbeat failed: %s", identity["name"], exc)
 

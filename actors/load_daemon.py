@@ -11,9 +11,11 @@ import threading
 from pathlib import Path
 
 import ray
+from ray.actor import ActorHandle
 
 from actors import metrics
-from actors.clients import call
+from actors.clients import StoreClient, nowait, typed
+from actors.coordinator import LoadCoordinator
 from actors.heartbeat import PollLoop, send_heartbeat
 from actors.names import DaemonSpec
 from engine import telemetry
@@ -29,10 +31,12 @@ log = logging.getLogger(__name__)
 class LoadDaemonActor:
     """Runs in its own worker process; the poll loop is a thread of that process."""
 
-    def __init__(self, spec: DaemonSpec, config: Config, store, coordinator, autostart: bool = True):
+    def __init__(self, spec: DaemonSpec, config: Config, store: ActorHandle, coordinator: ActorHandle,
+                 autostart: bool = True):
         self._spec = spec
-        self._store = store
-        self._coordinator = coordinator
+        self._store = StoreClient(store)
+        # A load takes as long as its file: no time limit (a hung coordinator is the Supervisor's).
+        self._coordinator = typed(coordinator, LoadCoordinator, timeout=None)
         self._poll_seconds = config.daemons.get(spec.config_name).poll_seconds
         telemetry.configure(telemetry.Settings.from_config(config), component="load_daemon")
         self._trigger_parents: dict[int, str] = {}  # batch → span its triggered jobs continue
@@ -41,8 +45,8 @@ class LoadDaemonActor:
             spec.actor_name,
             inbox,
             load=self._load,
-            reject=lambda **kw: call(store.record_rejection.remote(**kw)),
-            committed_file=lambda sha: call(store.committed_file.remote(sha)),
+            reject=self._store.record_rejection,
+            committed_file=self._store.committed_file,
         )
         self._loop = PollLoop(spec.actor_name, self._poll_seconds, self.poll_now, self._poll_failed)
         self._lock = threading.Lock()  # one poll at a time (timer or poll_now)
@@ -68,7 +72,7 @@ class LoadDaemonActor:
         with telemetry.span(f"inbound {path.name}", parent=came_with,
                             attributes={"cmp.daemon": self._spec.actor_name}):
             here = telemetry.inject() or came_with
-            result = call(self._coordinator.load.remote(str(path), self._spec.config_name, traceparent=here))
+            result = self._coordinator.load(str(path), self._spec.config_name, traceparent=here)
         if here:
             self._trigger_parents[result.batch_id] = here
         return result
@@ -87,7 +91,7 @@ class LoadDaemonActor:
             # so a lost call is picked up by the next one or by the scheduler's safety net).
             parents = {o.batch_id: self._trigger_parents.pop(o.batch_id) for o in outcomes
                        if o.status == "loaded" and o.batch_id in self._trigger_parents}
-            self._store.run_triggers.remote(parents)
+            nowait(self._store.run_triggers)(parents)
         return outcomes
 
     def state(self) -> dict:

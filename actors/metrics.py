@@ -119,7 +119,7 @@ def record_job(job: str, status: str, seconds: float | None) -> None:
 
 
 def record_job_execution(doc: Mapping[str, Any]) -> None:
-    """A finished execution row (as ``jobs.base.execution`` returns it); an earlier run returned
+    """A finished execution row (as ``engine.jobs.execution`` returns it); an earlier run returned
     for a known idempotency key is not counted again."""
     if doc.get("existing") or doc.get("status") not in ("SUCCEEDED", "FAILED"):
         return

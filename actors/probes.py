@@ -12,15 +12,18 @@ import logging
 import os
 
 import ray
+from ray.actor import ActorHandle
 
 from actors import metrics
-from actors.clients import call
+from actors.clients import StoreClient, with_timeout
 from actors.heartbeat import PollLoop, send_heartbeat
 from engine.config import Config
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT = dict(name="Probes", daemon_type="Probes", category="Provisioning", activity="Probe runner")
+#: the longest a round of due probes may take in the Store before this actor stops waiting
+PROBE_RUN_SECONDS = 600.0
 
 
 def tick_seconds(config: Config) -> float:
@@ -31,11 +34,12 @@ def tick_seconds(config: Config) -> float:
 
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
 class ProbesActor:
-    def __init__(self, config: Config, store, autostart: bool = True):
+    def __init__(self, config: Config, store: ActorHandle, autostart: bool = True):
         self._config = config
-        self._store = store
+        self._store = StoreClient(store)
         self._tick = tick_seconds(config)
-        self._state, self._last_error = "STOPPED", None
+        self._state = "STOPPED"
+        self._last_error: str | None = None
         self._loop = PollLoop("Probes", self._tick, self.run_due, self._run_failed)
         if autostart:
             self.start()
@@ -52,7 +56,7 @@ class ProbesActor:
         log.warning("Probes: run failed: %s", self._last_error)
 
     def run_due(self) -> list[dict]:
-        runs = call(self._store.run_probes.remote(self._config), timeout=600)
+        runs = with_timeout(self._store, PROBE_RUN_SECONDS).run_probes(self._config)
         for run in runs:  # the dashboard's cmp_probe_value / cmp_probe_runs: the worst subject's value
             values = [r["value"] for r in run["results"] if r.get("value") is not None]
             metrics.record_probe_value(run["probe"], max(values) if values else None, run["outcome"])

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Any
 
 import ray
+from ray.actor import ActorHandle
 
-from actors.clients import StoreClient, call, is_ready
+from actors.clients import Pending, StoreClient, nowait
 from actors.heartbeat import PollLoop, send_heartbeat
 from engine.config import Config
 from engine.schedule import Scheduler, SlotRun, schedules_from_config
@@ -29,27 +31,28 @@ HEARTBEAT = dict(name="Scheduler", daemon_type="Scheduler", category="Provisioni
 class SchedulerActor:
     """Runs in its own worker process; the tick loop is a thread of that process."""
 
-    def __init__(self, config: Config, store, autostart: bool = True):
-        self._store = store
+    def __init__(self, config: Config, store: ActorHandle, autostart: bool = True):
+        self._store = StoreClient(store)
         self._tick_seconds = config.scheduler.tick_seconds
-        self._core = Scheduler(StoreClient(store), schedules_from_config(config), submit=self._submit)
-        self._in_flight: dict[str, object] = {}  # schedule → ref of its running slot
+        self._core = Scheduler(self._store, schedules_from_config(config), submit=self._submit)
+        self._in_flight: dict[str, Pending[dict[str, Any]]] = {}  # schedule → its running slot
         self._lock = threading.Lock()  # one tick at a time (loop or tick_now)
-        self._state, self._last_error = "STOPPED", None
+        self._state = "STOPPED"
+        self._last_error: str | None = None
         self._loop = PollLoop("Scheduler", self._tick_seconds, self.tick_now, self._tick_failed)
         if autostart:
             self.start()
 
     def _submit(self, run: SlotRun) -> str:
-        ref = self._in_flight.get(run.schedule)
-        if ref is not None:
-            if not is_ready(ref, timeout=0):
+        running = self._in_flight.get(run.schedule)
+        if running is not None:
+            if not running.done():
                 return "waiting"  # the schedule's previous slot is still running
             try:
-                call(ref)
+                running.result()
             except Exception as exc:  # the Store restarted under it; the slot is resubmitted
                 log.warning("Scheduler: run of %s failed to report: %s", run.schedule, exc)
-        self._in_flight[run.schedule] = self._store.run_scheduled.remote(run)
+        self._in_flight[run.schedule] = nowait(self._store.run_scheduled)(run)
         return "submitted"
 
     def tick_now(self) -> dict:
@@ -75,7 +78,7 @@ class SchedulerActor:
 
     def state(self) -> dict:
         return {"name": HEARTBEAT["name"], "state": self._state, "last_error": self._last_error,
-                "in_flight": sorted(k for k, ref in self._in_flight.items() if not is_ready(ref, timeout=0))}
+                "in_flight": sorted(k for k, running in self._in_flight.items() if not running.done())}
 
     def pid(self) -> int:
         return os.getpid()

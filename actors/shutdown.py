@@ -26,13 +26,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError, RayError
+from ray.actor import ActorHandle
+from ray.exceptions import RayError
 
 from actors import names
-from actors.clients import call
+from actors.clients import ActorClient, Pending, StoreClient, nowait, with_timeout
 from actors.supervisor import NAME as SUPERVISOR
 from engine.config import Config
-from engine.errors import EngineError
+from engine.errors import EngineError, StoreBusy
 
 
 @dataclass
@@ -63,26 +64,26 @@ def drain_engine(config: Config) -> StopReport:
     store = _running([names.STORE], ns)
     if store:
         try:
-            report.released = release_claims(store[names.STORE], timeout=deadlines.store_seconds)
+            report.released = release_claims(StoreClient(store[names.STORE]), timeout=deadlines.store_seconds)
         except (EngineError, RayError) as exc:
             report.problems.append(f"claims not released ({_why(exc)}): their leases expire and they are sent "
                                    "again under the same idempotency keys")
     ask_then_kill(report, _running([names.COORDINATOR], ns), None, 0.0)
-    ask_then_kill(report, store, "shutdown", deadlines.store_seconds,
+    ask_then_kill(report, store, "close", deadlines.store_seconds,
                   args=(max(1.0, deadlines.store_seconds - 5.0),))  # its own wait ends first: a clear error
     wait_until_gone(report.names, ns, timeout=10.0)
     return report
 
 
-def ask_then_kill(report: StopReport, handles: dict[str, Any], method: str | None, timeout: float,
+def ask_then_kill(report: StopReport, handles: dict[str, ActorHandle], method: str | None, timeout: float,
                   args: tuple = ()) -> None:
     """Ask every actor of ``handles`` to ``method`` at once, wait at most ``timeout`` for all,
     then remove each for good (``ray.kill``); a late or failed answer is reported as killed."""
-    refs = {name: getattr(handle, method).remote(*args) for name, handle in handles.items()} if method else {}
-    if refs:
-        ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
+    calls = {name: nowait(getattr(ActorClient(h, timeout=timeout, actor=name), method))(*args)
+             for name, h in handles.items()} if method else {}
+    deadline = time.monotonic() + timeout
     for name, handle in handles.items():
-        outcome = _answer(refs[name], timeout) if name in refs else None
+        outcome = _answer(calls[name], deadline, timeout) if name in calls else None
         try:
             ray.kill(handle, no_restart=True)
         except RayError:
@@ -93,37 +94,38 @@ def ask_then_kill(report: StopReport, handles: dict[str, Any], method: str | Non
             report.stopped.append(name)
 
 
-def _answer(ref, timeout: float) -> str | None:
-    """None if the call behind ``ref`` finished well; else why it did not."""
-    try:
-        ray.get(ref, timeout=0)
-    except GetTimeoutError:
+def _answer(call: Pending[Any], deadline: float, timeout: float) -> str | None:
+    """None if ``call`` finished well by ``deadline``; else why it did not."""
+    if not call.done(timeout=max(0.0, deadline - time.monotonic())):
         return f"killed: did not stop within {timeout:g} s"
+    try:
+        call.result(timeout=0)
     except (EngineError, RayError) as exc:
         return f"killed after its stop failed: {_why(exc)}"
     return None
 
 
-def release_claims(store, timeout: float) -> int:
-    """Give every request still claimed (PR/NS) back to work (UN), per worker, with history rows.
+def release_claims(store: StoreClient, timeout: float) -> int:
+    """Give every request still claimed (PR/NS) back to work (UN), per worker, with history rows,
+    within ``timeout`` seconds in all (StoreBusy after that).
 
     Runs once all Transmission daemons are stopped, so no claim belongs to a live worker.
     """
     deadline = time.monotonic() + timeout
 
-    def ask(method: str, *args: Any, **kwargs: Any) -> Any:
+    def within() -> StoreClient:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise GetTimeoutError(f"the Store did not answer within {timeout:g} s")
-        return call(store.requests_call.remote(method, *args, **kwargs), timeout=remaining)
+            raise StoreBusy(f"the Store did not answer within {timeout:g} s")
+        return with_timeout(store, remaining)
 
     claimed: dict[str, list[int]] = {}
     for status in ("PR", "NS"):
-        for row in ask("list_requests", status=status, limit=10_000_000):
+        for row in within().list_requests(status=status, limit=10_000_000):
             if row["claimed_by"]:  # NS without a claim: sent by file, waiting for the partner's answer
                 claimed.setdefault(row["claimed_by"], []).append(row["request_id"])
     now = datetime.now(timezone.utc)
-    return sum(ask("release", worker, ids, now) for worker, ids in claimed.items())
+    return sum(within().release_requests(worker, ids, now) for worker, ids in claimed.items())
 
 
 def wait_until_gone(actor_names: list[str], namespace: str, timeout: float = 30.0) -> None:
@@ -134,7 +136,7 @@ def wait_until_gone(actor_names: list[str], namespace: str, timeout: float = 30.
             time.sleep(0.1)
 
 
-def _running(actor_names: list[str], namespace: str) -> dict[str, Any]:
+def _running(actor_names: list[str], namespace: str) -> dict[str, ActorHandle]:
     found = {}
     for name in actor_names:
         try:

@@ -179,7 +179,7 @@ def _first_line(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one job in the running engine (inside a Ray job on the cluster); print the execution."""
-    from actors.clients import StoreClient
+    from actors.clients import StoreClient, with_timeout
 
     parser = argparse.ArgumentParser(prog="python -m actors.submit")
     parser.add_argument("job")
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ray.init(address="auto", namespace=args.namespace, log_to_driver=False)
     try:
-        store = StoreClient.lookup(args.namespace)
+        store = with_timeout(StoreClient.lookup(args.namespace), None)  # the job runs as long as it needs
         doc = store.run_job(args.job, json.loads(args.params), trigger="submit", key=args.key)
     except EngineError as exc:
         print(f"cmp: {exc}", file=sys.stderr)

@@ -29,17 +29,20 @@ import os
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 from ray.actor import ActorHandle
-from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError, RayError
+from ray.exceptions import RayError
 
 from actors import names
-from actors.clients import call
+from actors.clients import StoreClient, daemon_client, ping, typed
 from actors.placement import pinned, this_node
 from engine.config import Config
 from engine.errors import EngineError, StoreBusy, TransientError
+
+if TYPE_CHECKING:
+    from actors.engine import EngineHandles
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +90,7 @@ class Supervisor:
         self._interval = interval
         self._ping_timeout = ping_timeout
         self._grace_rounds = grace_rounds  # unanswered rounds before a live actor is killed for Ray to restart
-        self._handles = None
+        self._handles: EngineHandles | None = None
         self._members: dict[str, dict[str, Any]] = {}  # role -> last report
         self._started = threading.Event()
         self._start_error: EngineError | None = None
@@ -149,11 +152,10 @@ class Supervisor:
         from actors.engine import start_engine
 
         handles = members(self._handles)
-        pings = {role: h.__ray_ready__.remote() for role, h in handles.items()}
-        ray.wait(list(pings.values()), num_returns=len(pings), timeout=self._ping_timeout)
+        pings = ping(handles, self._ping_timeout)
         dead = False
         for role, handle in handles.items():
-            status, error = _ping_result(pings[role])
+            status, error = pings[role]
             record = actor_record(handle)
             if record["gcs_state"] == "DEAD":
                 status, dead = "FAILED", True
@@ -195,7 +197,7 @@ class Supervisor:
             if before.get("state", "RUNNING") == "RUNNING" and entry["restarts"] == before.get("restarts", 0):
                 return  # healthy and unchanged: the daemon's own heartbeats speak for it
             try:  # back: write the state it reports itself (it may have been stopped by hand)
-                state = call(handle.state.remote(), timeout=self._ping_timeout)["state"]
+                state = daemon_client(handle, timeout=self._ping_timeout, actor=spec.actor_name).state()["state"]
             except (EngineError, RayError, AttributeError):
                 return
             note = None
@@ -205,31 +207,11 @@ class Supervisor:
         if store is None:
             return
         try:
-            call(store.daemon_heartbeat.remote(
-                name=spec.actor_name, daemon_type=spec.daemon_type, category=spec.category,
-                activity=spec.activity, state=state, polled=False,
-                last_error=note or (f"restarted by Ray (restart {entry['restarts']})" if entry["restarts"] else None)),
-                timeout=self._ping_timeout)
+            StoreClient(store, timeout=self._ping_timeout).daemon_heartbeat(
+                **spec.identity, state=state, polled=False,
+                last_error=note or (f"restarted by Ray (restart {entry['restarts']})" if entry["restarts"] else None))
         except (EngineError, RayError) as exc:  # the Store itself may be the one restarting
             log.warning("Supervisor: cannot record %s as %s: %s", spec.actor_name, state, exc)
-
-
-def _ping_result(ref) -> tuple[str, str | None]:
-    try:
-        ray.get(ref, timeout=0)
-        return "RUNNING", None
-    except GetTimeoutError:
-        return "UNRESPONSIVE", "did not answer a ping"
-    except ActorUnavailableError as exc:
-        return "RESTARTING", f"unavailable: {_first_line(exc)}"
-    except ActorDiedError as exc:
-        return "FAILED", f"died: {_first_line(exc)}"
-    except RayError as exc:
-        return "FAILED", _first_line(exc)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 # -- the facade cmpctl uses (runs in the CLI's driver process) ----------------------------------
@@ -244,10 +226,11 @@ def start_supervisor(config: Config, *, autostart_daemons: bool = True, timeout:
     sup = Supervisor.options(name=NAME, namespace=config.ray.namespace, lifetime="detached",
                              get_if_exists=True, scheduling_strategy=pinned(node)).remote(
         config, autostart_daemons, interval, home_node=node)
+    client = typed(sup, Supervisor, timeout=timeout + 30, actor=NAME)
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return call(sup.ready.remote(max(1.0, deadline - time.monotonic())), timeout=timeout + 30)
+            return client.ready(max(1.0, deadline - time.monotonic()))
         except TransientError:  # the Supervisor (or an actor it waited on) was restarting
             if time.monotonic() > deadline:
                 raise
@@ -260,4 +243,4 @@ def supervisor_report(config: Config, timeout: float = 30.0) -> list[dict[str, A
         sup = ray.get_actor(NAME, namespace=config.ray.namespace)
     except ValueError:
         return None
-    return call(sup.report.remote(), timeout=timeout)
+    return typed(sup, Supervisor, timeout=timeout, actor=NAME).report()

@@ -2,12 +2,13 @@
 
 A thin shell: the plain asyncio :class:`engine.transmission.adaptor.Adaptor` runs on an event
 loop thread of this actor's process, and reaches the network request log through the Store
-actor. Restartable: a new incarnation has a new worker name, so requests claimed by the dead
-one go back to work when their lease expires, and are re-sent with the same idempotency key.
+actor's client (a :class:`~engine.transmission.model.TransmissionQueue`). Restartable: a new
+incarnation has a new worker name, so requests claimed by the dead one go back to work when
+their lease expires, and are re-sent with the same idempotency key.
 
 Threads: the loop thread runs ``run_until_complete(adaptor.run())``; the blocking Store calls
-(``ray.get``) run on the adaptor's one executor thread, never on the loop; a heartbeat thread
-reports the state; Ray's own threads run the actor methods. ``stop()`` asks the loop to drain
+run on the adaptor's one executor thread, never on the loop; a heartbeat thread reports the
+state; Ray's own threads run the actor methods. ``stop()`` asks the loop to drain
 (``request_stop``) and joins the loop thread, which ends when ``run()`` has drained.
 """
 
@@ -20,13 +21,13 @@ import secrets
 import threading
 
 import ray
-from ray.exceptions import GetTimeoutError
+from ray.actor import ActorHandle
 
-from actors.clients import call
+from actors.clients import StoreClient
+from actors.heartbeat import send_heartbeat
 from actors.names import DaemonSpec
 from engine import telemetry
 from engine.config import Config, EndpointConfig
-from engine.errors import StoreBusy
 from engine.transmission.adaptor import Adaptor
 from engine.transmission.sender import new_event_loop
 
@@ -36,49 +37,22 @@ log = logging.getLogger(__name__)
 #: event loop; a Store that never answers must not pin that thread (and with it the drain and
 #: the end of run()) for ever. A call given up on may still be applied later, which is safe:
 #: a late claim's leases expire, a late record makes the retried one find nothing to apply.
-STORE_CALL_SECONDS = 60.0
-
-
-class StoreQueue:
-    """The TransmissionQueue protocol over the Store actor (called from the adaptor's executor
-    thread: the blocking ``ray.get`` never runs on the event loop)."""
-
-    def __init__(self, store, timeout: float = STORE_CALL_SECONDS):
-        self._store = store
-        self._timeout = timeout
-
-    def _call(self, method, *args, **kwargs):
-        try:
-            return call(self._store.requests_call.remote(method, *args, **kwargs), timeout=self._timeout)
-        except GetTimeoutError:
-            raise StoreBusy(f"the Store did not answer {method} within {self._timeout:g} s",
-                            hint="the adaptor retries; check the Store actor if it persists") from None
-
-    def claim(self, **kwargs):
-        return self._call("claim", **kwargs)
-
-    def record(self, outcomes, **kwargs):
-        return self._call("record", outcomes, **kwargs)
-
-    def renew(self, *args, **kwargs):
-        return self._call("renew", *args, **kwargs)
-
-    def release(self, *args, **kwargs):
-        return self._call("release", *args, **kwargs)
+QUEUE_CALL_SECONDS = 60.0
 
 
 @ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=4, num_cpus=0)
 class TransmissionDaemonActor:
-    def __init__(self, spec: DaemonSpec, config: Config, store, target: str, endpoint: EndpointConfig):
+    def __init__(self, spec: DaemonSpec, config: Config, store: ActorHandle, target: str,
+                 endpoint: EndpointConfig):
         self._spec = spec
-        self._store = store
+        self._store = StoreClient(store, timeout=QUEUE_CALL_SECONDS)
         telemetry.configure(telemetry.Settings.from_config(config), component="adaptor")  # chain spans
         daemon = config.daemons.get(spec.config_name)
         self._poll = daemon.poll_seconds
         # A new worker name per incarnation (pid and a random part): a restarted actor never
         # records over, or renews, what its dead predecessor claimed.
         worker = f"{spec.actor_name}@{os.getpid()}:{secrets.token_hex(3)}"
-        self._adaptor = Adaptor(StoreQueue(store), endpoint, target=target, worker=worker,
+        self._adaptor = Adaptor(self._store, endpoint, target=target, worker=worker,
                                 poll_seconds=daemon.poll_seconds)
         # stop() waits this long for the drain: calls in flight (bounded by drain_seconds),
         # then the last flush and release (two Store calls)
@@ -114,13 +88,8 @@ class TransmissionDaemonActor:
         self._heartbeat(polled=False)
 
     def _heartbeat(self, *, polled: bool) -> None:
-        s = self._spec
-        try:
-            call(self._store.daemon_heartbeat.remote(
-                name=s.actor_name, daemon_type=s.daemon_type, category=s.category, activity=s.activity,
-                state=self._state, polled=polled, last_error=self._last_error), timeout=STORE_CALL_SECONDS)
-        except Exception as exc:  # the Store may be restarting
-            log.warning("%s: heartbeat failed: %s", s.actor_name, exc)
+        send_heartbeat(self._store, self._spec.identity, state=self._state, polled=polled,
+                       last_error=self._last_error)
 
     def stop(self) -> str:
         """Drain: no new claims, calls in flight finish, unsent requests released, last flush.
@@ -144,13 +113,13 @@ class TransmissionDaemonActor:
                     self._loop.call_soon_threadsafe(self._task.cancel)
                 except RuntimeError:
                     pass
-                self._thread.join(timeout=STORE_CALL_SECONDS + 5)
+                self._thread.join(timeout=QUEUE_CALL_SECONDS + 5)
             if self._state == "RUNNING":
                 self._state = "STOPPED"
             # The last heartbeat is the heartbeat thread's; once stop() returns this actor makes
             # no more Store calls (the Store can be shut down right after).
             self._beat_stop.set()
-            self._beat.join(timeout=STORE_CALL_SECONDS)
+            self._beat.join(timeout=QUEUE_CALL_SECONDS)
         return self._state
 
     def state(self) -> dict:

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.config import NotifyConfig  # noqa: E402
-from engine.probes.builtin import builtin_probes  # noqa: E402
+from engine.config import builtin_probes  # noqa: E402
 from engine.probes.clock import ManualClock  # noqa: E402
 from engine.probes.runner import ProbeRunner  # noqa: E402
 from engine.store import connect  # noqa: E402

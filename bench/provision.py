@@ -12,7 +12,7 @@ some orders do). Then, in the same run, it times
 
 - the baseline: ``CREATE TABLE … AS SELECT`` unnesting the orders into flat subscription and
   allowance tables (the least work any provisioning must do: read and flatten the batch);
-- the provisioning job through ``jobs.base.run_job`` (its transaction and execution row included);
+- the provisioning job through ``engine.jobs.run_job`` (its transaction and execution row included);
 - a reference: storing the job's network requests alone (the rows, prebuilt, inserted into an
   empty copy of ``network_requests`` with its indexes, and committed): the storage floor of the
   biggest table, whatever the SQL that builds the rows;
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.store import database  # noqa: E402
 from engine.synth import CAP_AMOUNTS, SERVICE_SETS, TARIFFS  # noqa: E402
-from jobs.base import run_job  # noqa: E402
+from engine.jobs import run_job  # noqa: E402
 from jobs.provisioning import PROVISIONING  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc)

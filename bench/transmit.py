@@ -57,7 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.config import Config, DaemonConfig, EndpointConfig, Secret  # noqa: E402
 from engine.store import connect  # noqa: E402
 from engine.transmission.adaptor import Adaptor  # noqa: E402
-from engine.transmission.commands import COMMANDS, OCS  # noqa: E402
+from engine.transmission.builtins import builtin_commands  # noqa: E402
+from engine.transmission.ocs import OCS  # noqa: E402
 from engine.transmission.sender import new_event_loop  # noqa: E402
 from engine.transmission.local import LocalQueue  # noqa: E402
 from engine.transmission.model import RequestRow  # noqa: E402
@@ -91,12 +92,13 @@ async def bare_client(sender: HttpSender, chains: list[list[RequestRow]], in_fli
     """``in_flight`` workers; each takes the next subscription and sends its commands in order."""
     todo = iter(chains)
     sent = failed = 0
+    commands = builtin_commands()
 
     async def worker() -> None:
         nonlocal sent, failed
         for chain in todo:
             for req in chain:
-                reply = await sender.send(COMMANDS.build(OCS, req), req.key)
+                reply = await sender.send(commands.build(OCS, req), req.key)
                 sent += 1
                 if not 200 <= reply.status < 300:
                     failed += 1
@@ -137,7 +139,7 @@ class Meter:
 
 def _seed_in_store(store_actor, count: int, first: int) -> Seeded:
     """Runs inside the Store actor's process (the one owner of its DuckDB file)."""
-    with store_actor._store.cursor() as cur:
+    with store_actor.cursor() as cur:
         return seed_connections(cur, count, first=first)
 
 
@@ -148,7 +150,7 @@ class RayPath:
     def __init__(self, db_path: Path, endpoint: EndpointConfig, poll_seconds: float = 0.05) -> None:
         import ray
 
-        from actors.clients import call
+        from actors.clients import StoreClient, daemon_client
         from actors.names import daemon
         from actors.store import StoreActor
         from actors.transmission_daemon import TransmissionDaemonActor
@@ -156,26 +158,29 @@ class RayPath:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="bench-transmit",
                  log_to_driver=False, configure_logging=False)
-        self._ray, self._call, self.db_path = ray, call, db_path
+        self._ray, self.db_path = ray, db_path
         self.store = StoreActor.remote(str(db_path))
-        self.store_pid = call(self.store.pid.remote())
+        self.store_client = StoreClient(self.store, timeout=600)
+        self.store_pid = self.store_client.pid()
         base = Config()
         # No span export, as on the in-process path (telemetry is not configured there).
         config = dataclasses.replace(base, daemons=dataclasses.replace(
             base.daemons, ocs_adaptor=DaemonConfig(poll_seconds=poll_seconds)),
             telemetry=dataclasses.replace(base.telemetry, exporter="none"))
         self.daemon = TransmissionDaemonActor.remote(daemon("ocs_adaptor"), config, self.store, OCS, endpoint)
-        self.daemon_pid = call(self.daemon.pid.remote())
+        self.daemon_client = daemon_client(self.daemon, timeout=120, actor="ocs_adaptor")
+        self.daemon_pid = self._ray.get(self.daemon.pid.remote())
 
     @property
     def pids(self) -> tuple[int, int]:
         return self.store_pid, self.daemon_pid
 
+    # (seeding and the adaptor's counters run code inside the actors, which no API offers: raw Ray)
     def seed(self, count: int, first: int) -> Seeded:
-        return self._call(self.store.__ray_call__.remote(_seed_in_store, count, first))
+        return self._ray.get(self.store.__ray_call__.remote(_seed_in_store, count, first))
 
     def nc(self) -> int:
-        return self._call(self.store.requests_call.remote("queue_depths")).get(OCS, {}).get("NC", 0)
+        return self.store_client.queue_depths().get(OCS, {}).get("NC", 0)
 
     def wait_nc(self, commands: int, poll: float = 0.05) -> None:
         """Until the Store shows ``commands`` OCS requests NC (all of them so far)."""
@@ -184,11 +189,11 @@ class RayPath:
 
     def close(self) -> dict[str, int]:
         """Stop the adaptor (drain), close the Store; returns the adaptor's counters."""
-        stats = self._call(self.daemon.__ray_call__.remote(lambda actor: dict(actor._adaptor.stats)))
-        state = self._call(self.daemon.stop.remote(), timeout=120)
+        stats = self._ray.get(self.daemon.__ray_call__.remote(lambda actor: dict(actor._adaptor.stats)))
+        state = self.daemon_client.stop()
         if state != "STOPPED":
-            raise SystemExit(f"the adaptor actor ended {state}: {self._call(self.daemon.state.remote())}")
-        self._call(self.store.shutdown.remote(), timeout=600)
+            raise SystemExit(f"the adaptor actor ended {state}: {self.daemon_client.state()}")
+        self.store_client.close()
         for handle in (self.daemon, self.store):
             self._ray.kill(handle, no_restart=True)
         self._ray.shutdown()

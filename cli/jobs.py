@@ -50,7 +50,7 @@ def jobs_run(
     """Run a job in the running engine (in the Store, which owns the database)."""
     import uuid
 
-    from actors.clients import call
+    from actors.clients import nowait
     from engine import telemetry
 
     trace_this_command(home_config(home))
@@ -58,22 +58,20 @@ def jobs_run(
     run_key = key or f"manual:{uuid.uuid4()}"
     # The trace starts here; the job's span in the Store is its child (traceparent passed explicitly).
     with telemetry.span(f"cmpctl jobs run {job}", attributes={"cmp.job": job, "cmp.key": run_key}):
-        ref = store.start("run_job", job, parse_params(param), trigger="manual", key=run_key,
-                          traceparent=telemetry.inject())
-        doc = call(ref) if wait else _started(store, ref, run_key)
+        running = nowait(store.run_job)(job, parse_params(param), trigger="manual", key=run_key,
+                                        traceparent=telemetry.inject())
+        doc = running.result() if wait else _started(store, running, run_key)
     telemetry.flush()
     render_record(doc, json_out, fields=EXECUTION_FIELDS)
     if doc.get("status") == "FAILED":
         exit_with(ExitCode.FOUND_ERRORS)
 
 
-def _started(store: Any, ref: Any, key: str) -> dict[str, Any]:
+def _started(store: Any, running: Any, key: str) -> dict[str, Any]:
     """Return as soon as the execution row exists (or the run finished or was refused)."""
-    from actors.clients import call, is_ready
-
     while True:
-        if is_ready(ref, timeout=0.2):
-            return call(ref)  # finished already, or refused (unknown job, bad parameters)
+        if running.done(timeout=0.2):
+            return running.result()  # finished already, or refused (unknown job, bad parameters)
         doc = store.execution_by_key(key)
         if doc is not None:
             return doc

@@ -37,15 +37,15 @@ def requests_list(
     json_out: JsonOpt = False,
 ) -> None:
     """Network requests, newest first."""
-    rows = source.reader(home).requests_call("list_requests", status=status, target=target,
-                                             subscription_id=subscription, limit=limit)
+    rows = source.reader(home).list_requests(status=status, target=target, subscription_id=subscription,
+                                             limit=limit)
     render(rows, REQUEST_COLUMNS, json_out)
 
 
 @requests_app.command("show")
 def requests_show(request_id: RequestIdArg, home: HomeOpt = None, json_out: JsonOpt = False) -> None:
     """One request with its full status history."""
-    doc = source.reader(home).requests_call("show_request", request_id)
+    doc = source.reader(home).show_request(request_id)
     if json_out:
         emit_json(doc)
         return
@@ -59,8 +59,9 @@ def _operator_action(action: str, request_id: int, reason: str, home: Path | Non
 
     if not reason.strip():
         raise UsageError("--reason must say why", hint="it is written into the request's history")
-    doc = source.store(home).requests_call(action, request_id, reason, f"operator:{getpass.getuser()}",
-                                           datetime.now(timezone.utc))
+    store = source.store(home)
+    act = store.resubmit_request if action == "resubmit" else store.close_request
+    doc = act(request_id, reason, f"operator:{getpass.getuser()}", datetime.now(timezone.utc))
     emit_json(doc) if json_out else out.print(f"request {request_id}: {doc['status']}")
 
 

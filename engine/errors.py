@@ -176,6 +176,11 @@ class StoreBusy(TransientError):
     """The store could not take the work now (transaction conflict, restarting)."""
 
 
+class DuplicateRegistration(TerminalError):
+    """Two entries of one registry (jobs, network commands, command effects) share a name: the
+    engine is wired wrongly (engine/registry.py)."""
+
+
 class NotFound(TerminalError):
     """A batch, request, job execution or probe with that id does not exist."""
 
@@ -190,12 +195,16 @@ class JobError(TerminalError):
 
 
 class NetworkTransientError(TransientError):
-    """Timeout, connection reset, 5xx: the command may be retried with the same key."""
+    """Timeout, connection reset, 5xx: the command may be retried with the same key.
 
-
-class NetworkRejected(TerminalError):
-    """The network refused the command for a business reason (HTTP 4xx with a reason)."""
+    (A business refusal by the network is not an exception: it is an answer, recorded as the
+    request's status NR with the network's code and reason; engine/transmission/answers.py.)"""
 
 
 class CommandBuildError(TerminalError):
     """The platform could not build the network command (status PE)."""
+
+
+class CertificateNotTrusted(TerminalError):
+    """A TLS server's certificate did not verify (unknown CA, self-signed, another host's name):
+    nothing was sent to it. Trust a private CA explicitly, or find out who answered."""

@@ -3,7 +3,7 @@
     cmpctl jobs run bill-cycle-change --param agreement=AGR-1,AGR-2 --param day=1
     cmpctl jobs run bill-cycle-change --param file=/abs/path/changes.csv
 
-Inside the transaction :func:`jobs.base.run_job` opened, in a fixed number of set-based
+Inside the transaction :func:`engine.jobs.run_job` opened, in a fixed number of set-based
 statements whatever the number of records:
 
 1. :mod:`jobs.bill_cycle_input` reads the records (parameters or a CSV / JSON-lines file) and
@@ -33,8 +33,9 @@ import duckdb
 
 from engine.config import BillCycleConfig, load_config
 from engine.errors import ConfigError, UsageError
+from engine.jobs import JobContext, JobResult, JobSpec
 from jobs import bill_cycle_create, bill_cycle_input, bill_cycle_rules
-from jobs.base import JobContext, JobResult, JobSpec, drop_temp_tables
+from jobs.helpers import drop_temp_tables
 
 JOB_NAME = "bill-cycle-change"
 BATCH_TYPE = "Bill Cycle Change"

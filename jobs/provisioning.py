@@ -13,7 +13,7 @@ of set-based statements over the whole batch (no per-order Python):
    and one network request (status UN) per item, with its first history row;
 4. the batch is marked PROCESSED and its ``provisioning`` trigger DONE.
 
-Runs inside the transaction that :func:`jobs.base.run_job` opened: all of it commits or none.
+Runs inside the transaction that :func:`engine.jobs.run_job` opened: all of it commits or none.
 """
 
 from __future__ import annotations
@@ -22,41 +22,38 @@ from typing import Mapping
 
 import duckdb
 
-from jobs import provisioning_batch, provisioning_rules
-from jobs.base import (JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, mark_batch_processed,
-                       require_batch)
+from engine.jobs import JobContext, JobResult, JobSpec, batch_param
+from jobs import provisioning_batch
+from jobs.helpers import mark_batch_processed, require_batch, temp_tables
 from jobs.provisioning_batch import flatten
 from jobs.provisioning_create import create
 from jobs.provisioning_rules import RULES, check
 
 JOB_NAME = "provisioning"
 ORDER_BATCH_TYPE = "Order"
-_TEMPS = (*provisioning_batch.TEMP_TABLES, *provisioning_rules.TEMP_TABLES)
 
 
 def provision(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], ctx: JobContext) -> JobResult:
     """Provision every valid, not yet provisioned order of the batch ``params['batch']``."""
     batch_id = batch_param(params)
     require_batch(con, batch_id, ORDER_BATCH_TYPE, JOB_NAME)
-    read = con.execute("SELECT count(*) FROM stage_orders WHERE batch_id = ?", [batch_id]).fetchone()[0]
-    try:
+    row = con.execute("SELECT count(*) FROM stage_orders WHERE batch_id = ?", [batch_id]).fetchone()
+    read = int(row[0]) if row else 0
+    with temp_tables(con, *provisioning_batch.TEMP_TABLES):
         totals = flatten(con, batch_id)
-        errors_by_rule = check(con, batch_id, ctx.now.date())
-        errors = con.execute("SELECT count(DISTINCT line_no) FROM _prov_violations").fetchone()[0]
+        checked = check(con, batch_id, ctx.now.date())
         made = create(con, batch_id, ctx.execution_id, totals, ctx.traceparent)
         mark_batch_processed(con, batch_id, JOB_NAME, ctx.execution_id)
-    finally:
-        drop_temp_tables(con, _TEMPS)
     return JobResult(
         read=read,
         ok=made["orders"],
-        error=errors,
+        error=checked.rejected,
         batch_id=batch_id,
         details={
             "subscriptions": made["subscriptions"],
             "requests": made["requests"],
             "already_provisioned": read - totals.orders,
-            "errors_by_rule": errors_by_rule,
+            "errors_by_rule": checked.by_rule,
         },
     )
 

@@ -29,7 +29,11 @@ from datetime import date
 
 import duckdb
 
-TEMP_TABLES = ("_prov_violations",)
+from jobs.helpers import temp_tables
+
+#: the temp table of broken rules (line_no, rule, rule_no, sub_idx, item_idx, reason): made,
+#: read and dropped inside :func:`check`, which returns what the job needs of it
+VIOLATIONS = "_prov_violations"
 
 #: rule scope -> the relation (SQL) its predicate is evaluated over
 RELATIONS: dict[str, str] = {
@@ -130,38 +134,48 @@ _RAW_ORDER = """to_json({
 })::VARCHAR"""
 
 
+@dataclass(frozen=True)
+class Checked:
+    by_rule: dict[str, int]  # per broken rule, how many orders broke it
+    rejected: int  # how many orders were rejected (each once, whatever it broke)
+
+
 def check(
     con: duckdb.DuckDBPyConnection, batch_id: int, today: date, rules: tuple[Rule, ...] | None = None
-) -> dict[str, int]:
+) -> Checked:
     """Evaluate the rules (default: RULES as it is now); (re)write the batch's provisioning errors.
-    Returns, per broken rule, how many orders broke it.
 
     The rejected orders' rows are removed from ``_prov_cand`` and ``_prov_subs``. Earlier
     provisioning errors of the batch are replaced: a re-run judges the orders not yet
     provisioned again (an msisdn freed since may now pass), so errors are never doubled.
     """
     rules = RULES if rules is None else rules
-    sql = f"CREATE OR REPLACE TEMP TABLE _prov_violations AS {violations_sql(rules)}"
-    con.execute(sql, {"today": today} if "$today" in sql else None)
-    con.execute(
-        "DELETE FROM batch_errors WHERE batch_id = $batch AND source = 'provisioning'", {"batch": batch_id}
-    )
-    con.execute(
-        f"""
-        INSERT INTO batch_errors (batch_id, line_no, shard_no, record_key, raw, reasons, source)
-        SELECT $batch, o.line_no, o.shard_no, o.orderRef, {_RAW_ORDER}, v.reasons, 'provisioning'
-        FROM (SELECT line_no, list(reason ORDER BY sub_idx, item_idx, rule_no) AS reasons
-              FROM _prov_violations GROUP BY line_no) v
-        JOIN stage_orders o ON o.batch_id = $batch AND o.line_no = v.line_no
-        """,
-        {"batch": batch_id},
-    )
-    for table in ("_prov_subs", "_prov_cand"):
-        con.execute(f"DELETE FROM {table} WHERE line_no IN (SELECT line_no FROM _prov_violations)")
-    by_rule = dict(
-        con.execute("SELECT rule, count(DISTINCT line_no) FROM _prov_violations GROUP BY rule").fetchall()
-    )
-    return {rule.name: by_rule[rule.name] for rule in rules if rule.name in by_rule}
+    with temp_tables(con, VIOLATIONS):
+        sql = f"CREATE OR REPLACE TEMP TABLE {VIOLATIONS} AS {violations_sql(rules)}"
+        con.execute(sql, {"today": today} if "$today" in sql else None)
+        con.execute(
+            "DELETE FROM batch_errors WHERE batch_id = $batch AND source = 'provisioning'", {"batch": batch_id}
+        )
+        con.execute(
+            f"""
+            INSERT INTO batch_errors (batch_id, line_no, shard_no, record_key, raw, reasons, source)
+            SELECT $batch, o.line_no, o.shard_no, o.orderRef, {_RAW_ORDER}, v.reasons, 'provisioning'
+            FROM (SELECT line_no, list(reason ORDER BY sub_idx, item_idx, rule_no) AS reasons
+                  FROM {VIOLATIONS} GROUP BY line_no) v
+            JOIN stage_orders o ON o.batch_id = $batch AND o.line_no = v.line_no
+            """,
+            {"batch": batch_id},
+        )
+        for table in ("_prov_subs", "_prov_cand"):
+            con.execute(f"DELETE FROM {table} WHERE line_no IN (SELECT line_no FROM {VIOLATIONS})")
+        by_rule = dict(con.execute(f"SELECT rule, count(DISTINCT line_no) FROM {VIOLATIONS} GROUP BY rule").fetchall())
+        rejected = _count(con, f"SELECT count(DISTINCT line_no) FROM {VIOLATIONS}")
+    return Checked({rule.name: by_rule[rule.name] for rule in rules if rule.name in by_rule}, rejected)
 
 
-__all__ = ["RELATIONS", "RULES", "Rule", "TEMP_TABLES", "check", "violations_sql"]
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+__all__ = ["RELATIONS", "RULES", "VIOLATIONS", "Checked", "Rule", "check", "violations_sql"]

@@ -13,8 +13,9 @@ A later run (a daily schedule) re-points what was still in the future. A second 
 same input creates nothing.
 
 The comparison is split by subscription into ``partitions`` partitions (default 1, this
-process); more run as Ray tasks on any node. Ray is imported only then, so that this module
-and the single-node path never need it. Everything is written in the job's one transaction.
+process); more run on the executor the engine was wired with (the Store actor passes one that
+runs them as Ray tasks on any node: ``jobs.registry.default_registry(partition_executor=…)``).
+This layer never imports Ray. Everything is written in the job's one transaction.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import duckdb
 from engine.reconcile.apply import close_changes, pending_matches, repoint_due, write_outcome
 from engine.reconcile.compare import CLASSES, MATCHED
 from engine.reconcile.inputs import batches_in_scope, read_inputs
+from engine.errors import UsageError
+from engine.jobs import JobContext, JobResult, JobSpec
 from engine.reconcile.partition import LocalExecutor, PartitionExecutor, check_partitions, reconcile
-from jobs.base import JobContext, JobResult, JobSpec
 
 JOB_NAME = "reconciliation"
 
@@ -37,12 +39,12 @@ ExecutorFor = Callable[[int], PartitionExecutor]
 
 
 def default_executor(partitions: int) -> PartitionExecutor:
-    """P=1 in this process (DuckDB uses every core); P>1 as Ray tasks (UsageError without Ray)."""
+    """P=1 in this process (DuckDB uses every core); P>1 needs an executor passed in."""
     if partitions == 1:
         return LocalExecutor()
-    from actors.reconcile_tasks import ray_executor  # only the scaled-out path needs Ray
-
-    return ray_executor()
+    raise UsageError(f"partitions={partitions} needs a partition executor, and this engine was wired without one",
+                     hint="run the job in the engine (`cmpctl jobs run`), whose Store runs partitions as Ray "
+                          "tasks; or use --param partitions=1")
 
 
 def make_reconciliation(executor_for: ExecutorFor = default_executor):
@@ -78,11 +80,17 @@ def make_reconciliation(executor_for: ExecutorFor = default_executor):
     return reconciliation
 
 
-RECONCILIATION = JobSpec(
-    JOB_NAME,
-    make_reconciliation(),
-    "compare Bill Cycle Change Responses with the engine's allowances and spend caps; re-point them when due",
-    params=("batch", "partitions"),
-)
+def reconciliation_spec(executor_for: ExecutorFor = default_executor) -> JobSpec:
+    """The reconciliation job, running P>1 partitions on ``executor_for(P)``."""
+    return JobSpec(
+        JOB_NAME,
+        make_reconciliation(executor_for),
+        "compare Bill Cycle Change Responses with the engine's allowances and spend caps; re-point them when due",
+        params=("batch", "partitions"),
+    )
 
-__all__ = ["JOB_NAME", "RECONCILIATION", "default_executor", "make_reconciliation"]
+
+RECONCILIATION = reconciliation_spec()
+
+__all__ = ["JOB_NAME", "RECONCILIATION", "ExecutorFor", "default_executor", "make_reconciliation",
+           "reconciliation_spec"]

@@ -13,8 +13,8 @@ set-based statements over the whole batch:
 2. the others finish their request: isSuccess true → NC (with the partner's externalRef),
    false → NR with the partner's errorCode/errorText; each with a history row naming the batch
    and line; the record itself is kept as the request's ``response`` (with the batch id);
-3. the completion effects are those of the OCS adaptor, from the same registry
-   (engine/transmission/effects.py, and engine/extract/effects.py for ADD_INSURANCE): the
+3. the completion effects are those of the OCS adaptor, from the same built-in registry
+   (engine/transmission/builtins.py; engine/extract/effects.py for ADD_INSURANCE): the
    insurance service ACTIVE with its policy reference (FAILED on NR), the actioned item
    COMPLETE/ERROR, the workflow event, and the subscription's status only as documented there
    (an insurance answer never connects a subscription, and never un-connects one);
@@ -30,11 +30,12 @@ from typing import Mapping
 
 import duckdb
 
-from engine.extract import effects as _insurance_effects  # noqa: F401  (registers ADD_INSURANCE's effects)
-from engine.transmission import effects
+from engine.transmission.builtins import builtin_effects
+from engine.transmission.effects import DONE_COLUMNS, Done, effect_key_sql
+from engine.transmission.effects import statements as effect_statements
 from engine.transmission.sql import NEW_KEY_NOTE, history_base_sql, run, statements
-from jobs.base import (JobContext, JobResult, JobSpec, batch_param, drop_temp_tables, mark_batch_processed,
-                       require_batch)
+from engine.jobs import JobContext, JobResult, JobSpec, batch_param
+from jobs.helpers import drop_temp_tables, mark_batch_processed, require_batch
 
 JOB_NAME = "response_handling"
 RESPONSE_BATCH_TYPE = "Response"
@@ -128,17 +129,18 @@ def handle_responses(con: duckdb.DuckDBPyConnection, params: Mapping[str, str], 
     batch_id = batch_param(params)
     require_batch(con, batch_id, RESPONSE_BATCH_TYPE, JOB_NAME)
     values = {"batch": batch_id, "now": ctx.now}
+    effects = builtin_effects()
     try:
         run(con, statements(_JUDGE, values))
         read, errors, already = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE reason IS NOT NULL), count(*) FILTER (WHERE already) FROM _rh_resp"
         ).fetchone()
         run(con, statements(_ERRORS, values))
-        run(con, statements(_DONE.replace("{effect_key}", effects.effect_key_sql("r")), values))
-        done = [effects.Done(*row) for row in con.execute(f"SELECT {effects.DONE_COLUMNS} FROM _tx_done").fetchall()]
+        run(con, statements(_DONE.replace("{effect_key}", effect_key_sql("r", effects)), values))
+        done = [Done(*row) for row in con.execute(f"SELECT {DONE_COLUMNS} FROM _tx_done").fetchall()]
         if done:
             run(con, statements(_FINISH, values))
-            run(con, effects.statements(con, done, ctx.now))
+            run(con, effect_statements(con, done, ctx.now, effects))
         mark_batch_processed(con, batch_id, JOB_NAME, ctx.execution_id)
     finally:
         drop_temp_tables(con, _TEMPS)

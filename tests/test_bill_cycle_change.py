@@ -28,10 +28,10 @@ from engine.generic.record_types import SCHEMA_DIR
 from engine.store import connect
 from engine.transmission.adaptor import Adaptor
 from engine.transmission.answers import interpret
-from engine.transmission.commands import COMMANDS
+from engine.transmission.builtins import builtin_commands
 from engine.transmission.local import LocalQueue
 from engine.transmission.model import RequestRow
-from jobs.base import run_job
+from engine.jobs import run_job
 from jobs.bill_cycle_change import BILL_CYCLE_CHANGE, JOB_NAME
 from jobs.bill_cycle_rules import effective_date
 from jobs.registry import default_registry
@@ -308,17 +308,17 @@ def test_openet_command_builds_the_record_as_body_and_202_completes_it():
     record = {"actionItemNumber": 5001, "subscriptionId": "SUB-1", "msisdn": "447700900123", "oldBillCycleDay": 15,
               "newBillCycleDay": 1, "effectiveDateTime": "2026-12-01T00:00:00Z",
               "sharedGroups": [{"sharedGroupId": "SG-7", "ocsSharedGroupId": "SG-77"}]}  # fmt: skip
-    call = COMMANDS.build("OPENET", RequestRow(9, "BILL_CYCLE_CHANGE", 20, record))
+    call = builtin_commands().build("OPENET", RequestRow(9, "BILL_CYCLE_CHANGE", 20, record))
     assert (call.method, call.path, json.loads(call.body)) == ("POST", "/openet/v1/billCycleChanges", record)
-    assert call.body == COMMANDS.build("OPENET", RequestRow(9, "BILL_CYCLE_CHANGE", 20, dict(record))).body
+    assert call.body == builtin_commands().build("OPENET", RequestRow(9, "BILL_CYCLE_CHANGE", 20, dict(record))).body
     for field, value in (("newBillCycleDay", 32), ("msisdn", "12ab"), ("effectiveDateTime", "2026-12-01"),
                          ("sharedGroups", [{"sharedGroupId": "SG-7"}]), ("extra", 1)):
         with pytest.raises(CommandBuildError, match=re.escape(field)):
-            COMMANDS.build("OPENET", RequestRow(9, "BILL_CYCLE_CHANGE", 20, {**record, field: value}))
+            builtin_commands().build("OPENET", RequestRow(9, "BILL_CYCLE_CHANGE", 20, {**record, field: value}))
     answer = json.dumps({"id": "bcc-1", "status": "accepted"}).encode()
-    verdict = interpret(COMMANDS, "OPENET", "BILL_CYCLE_CHANGE", 202, answer)
+    verdict = interpret(builtin_commands(), "OPENET", "BILL_CYCLE_CHANGE", 202, answer)
     assert (verdict.status, verdict.external_ref) == ("NC", "bcc-1")
-    assert interpret(COMMANDS, "OCS", "ACTIVATE", 202, answer).status == "NA"  # others keep 202 → NA
+    assert interpret(builtin_commands(), "OCS", "ACTIVATE", 202, answer).status == "NA"  # others keep 202 → NA
 
 
 # -- the Openet adaptor against netsim -----------------------------------------------------------------
@@ -388,7 +388,7 @@ def test_openet_adaptor_executes_the_changes_and_netsim_answers_by_file(con, tmp
     assert state[s5][0::3] == ("ERROR", "FAILED") and state[s5][1] == "ERROR"
     assert state[s5][2].startswith(f"request {refused['request_id']} BILL_CYCLE_CHANGE NR BILL_CYCLE_MISMATCH")
     # an operator's resubmit puts the change back to work (the operator actions apply unchanged)
-    LocalQueue(con).resubmit(refused["request_id"], "OCS day corrected", "ops", datetime.now(timezone.utc))
+    LocalQueue(con).resubmit_request(refused["request_id"], "OCS day corrected", "ops", datetime.now(timezone.utc))
     assert con.execute(
         "SELECT r.status, i.status, e.status, c.status FROM network_requests r JOIN actioned_items i "
         "USING (action_item_number) JOIN workflow_events e USING (event_id) JOIN bill_cycle_changes c "

@@ -13,7 +13,7 @@ import pytest
 
 from actors.demo import Demo
 from engine.schedule.clock import ManualClock
-from engine.store.store import Store
+from tests.stores import make_store
 
 pytestmark = pytest.mark.ray
 
@@ -31,7 +31,7 @@ def test_demo_chain_then_repointing_at_the_effective_time(tmp_path):
     db = report.home / "data" / "cmp.duckdb"
     with duckdb.connect(str(db), read_only=True) as con:
         effective = con.execute("SELECT max(effective_at) FROM bill_cycle_changes").fetchone()[0]
-    store = Store(db, clock=ManualClock(effective + timedelta(days=1)))
+    store = make_store(db, clock=ManualClock(effective + timedelta(days=1)))
     try:
         cur = store.cursor()
         before = cur.execute("SELECT count(*) FROM reconciliation_matches WHERE status = 'PENDING'").fetchone()[0]

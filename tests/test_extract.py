@@ -25,7 +25,7 @@ from engine.generic.header import FileHeader
 from engine.generic.writer import record_line
 from engine.home import home_identities, home_recipient, init_home
 from engine.loading.pipeline import InlineRunner, LoadSettings, load_file
-from engine.store.store import Store
+from tests.stores import make_store
 from tests.conftest import have_age_tool
 from tests.test_provisioning_job import add_batch, order, provision, sub
 
@@ -56,7 +56,7 @@ def env(tmp_path):
         "extract.partners.insurance.columns": COLUMNS,
         "extract.max_records_per_file": 3,
     })
-    store = Store(config.db_path)
+    store = make_store(config.db_path)
     yield config, store, partner_key
     store.close()
 
@@ -164,7 +164,7 @@ def test_insurance_requests_out_by_file_and_completed_by_the_response(env, tmp_p
     for (rid,) in [tuple(r.values()) for r in q(store, "SELECT request_id FROM network_requests WHERE "
                                                        "subscription_id = ? AND target = 'OCS' ORDER BY sequence",
                                                 [sub4])]:
-        store.requests.close(rid, "done on the OCS", "test", NOW)
+        store.close_request(rid, "done on the OCS", "test", NOW)
     assert q(store, "SELECT status FROM subscriptions WHERE subscription_id = ?", [sub4]) == [{"status": "CONNECTED"}]
 
     # -- the insurer answers: a Response file through the Load daemon's pipeline --------------------
@@ -233,7 +233,7 @@ def test_insurance_requests_out_by_file_and_completed_by_the_response(env, tmp_p
 
     # -- the operator resubmits the declined one: it goes out under a new requestId ------------------
     rid = declined["requestId"]
-    store.requests.resubmit(int(rid), "customer sent proof of purchase", "operator", NOW)
+    store.resubmit_request(int(rid), "customer sent proof of purchase", "operator", NOW)
     [again_out] = daemon.poll_once(NOW + timedelta(minutes=2))
     _, [resent] = read_generic(age_decrypt(out / again_out.name, partner_key))
     assert resent["requestId"] == f"{rid}-r1"
@@ -266,41 +266,42 @@ def load_response(config, store, tmp_path, answers, identifier="insurer-resp-1")
 
 def test_extract_daemon_actor(ray_local, tmp_path):
     from actors import names
+    from actors.clients import ActorClient, StoreClient
     from actors.extract_daemon import ExtractDaemonActor
     from actors.store import StoreActor
 
     home = init_home(tmp_path / "home").home
     config = load_config(home, env={})
-    store = Store(config.db_path)
+    store = make_store(config.db_path)
     try:
         provision_orders(store)
     finally:
         store.close()
-    store_actor = StoreActor.remote(str(config.db_path))
+    store_actor = StoreClient(StoreActor.remote(str(config.db_path)))
     spec = names.daemon("extract_provisioning")
-    daemon = ExtractDaemonActor.remote(spec, config, store_actor, False)
+    daemon = ActorClient(ExtractDaemonActor.remote(spec, config, store_actor.handle, False))
     try:
-        [extracted] = ray_local.get(daemon.poll_now.remote())
+        [extracted] = daemon.poll_now()
         assert extracted.records == 4 and extracted.converted == extracted.name.replace(".jsonl.age", ".csv.age")
         plain = io.BytesIO()
         with open(config.outbound_dir("extract_provisioning") / extracted.name, "rb") as fh:
             age.decrypt(fh, plain, home_identities(config))
         header, records = read_generic(plain.getvalue())
         assert header["recordCount"] == 4 == len(records)
-        assert ray_local.get(daemon.poll_now.remote()) == []
-        rows = {d["name"]: d for d in ray_local.get(store_actor.list_daemons.remote())}
+        assert daemon.poll_now() == []
+        rows = {d["name"]: d for d in store_actor.list_daemons()}
         assert rows[spec.actor_name]["last_poll_at"] is not None and rows[spec.actor_name]["daemon_type"] == "Extract"
-        assert ray_local.get(daemon.state.remote())["state"] == "STOPPED"
+        assert daemon.state()["state"] == "STOPPED"
         # a wrong mapping: the actor stays up as FAILED with the reason, instead of dying in a loop
         bad = load_config(home, env={}, overrides={"extract.partners.insurance.columns": {"policy": "requestID"}})
-        broken = ExtractDaemonActor.remote(spec, bad, store_actor, True)
-        state = ray_local.get(broken.state.remote())
+        broken = ActorClient(ExtractDaemonActor.remote(spec, bad, store_actor.handle, True))
+        state = broken.state()
         assert state["state"] == "FAILED" and "columns.policy = 'requestID' names no field" in state["last_error"]
-        ray_local.kill(broken)
+        ray_local.kill(broken.handle)
     finally:
-        ray_local.kill(daemon)
-        ray_local.get(store_actor.shutdown.remote())
-        ray_local.kill(store_actor)
+        ray_local.kill(daemon.handle)
+        store_actor.close()
+        ray_local.kill(store_actor.handle)
 
 
 def test_bill_cycle_change_requests_by_file(env):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.clients import call
+from actors.clients import typed
+from actors.coordinator import LoadCoordinator
 from actors.engine import start_engine, stop_engine
 from actors.supervisor import actor_record
 from tests.test_load_ray import drop, make_home, order_file, wait_for_batches
@@ -26,7 +27,7 @@ def test_shards_run_on_several_nodes(two_worker_cluster, tmp_path):
         drop(config, "multi.jsonl.age", data)
         [batch] = wait_for_batches(handles.store_client, 1, timeout=180)
         assert batch["records"] == 6000 and batch["valid_records"] == 6000
-        nodes = call(handles.coordinator.nodes_of_last_load.remote())
+        nodes = typed(handles.coordinator, LoadCoordinator).nodes_of_last_load()
         worker_ids = {n.node_id for n in two_worker_cluster[1]}
         assert len(nodes) >= 2 and set(nodes) <= worker_ids
     finally:
@@ -43,7 +44,7 @@ def test_without_a_shared_home_shards_run_on_the_homes_node_even_with_no_cpu_the
         drop(config, "pinned.jsonl.age", data)
         [batch] = wait_for_batches(handles.store_client, 1, timeout=180)
         assert batch["records"] == 3000 and batch["valid_records"] == 3000
-        nodes = call(handles.coordinator.nodes_of_last_load.remote())
+        nodes = typed(handles.coordinator, LoadCoordinator).nodes_of_last_load()
         assert nodes == [two_worker_cluster[0].head_node.node_id]
     finally:
         stop_engine(config)

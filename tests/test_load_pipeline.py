@@ -26,7 +26,7 @@ from engine.errors import (
 from engine.loading.daemon import LoadDaemon
 from engine.loading.inbox import Inbox
 from engine.loading.pipeline import InlineRunner, LoadSettings, load_file
-from engine.store.store import Store
+from tests.stores import make_store
 
 IDENT = age.Identity.generate()
 OTHER = age.Identity.generate()
@@ -52,7 +52,7 @@ def header_line(interface_type: str, count: int, identifier: str = "t-1") -> byt
 
 @pytest.fixture
 def store(tmp_path):
-    s = Store(tmp_path / "data" / "cmp.duckdb")
+    s = make_store(tmp_path / "data" / "cmp.duckdb")
     yield s
     s.close()
 
@@ -100,7 +100,7 @@ def test_sharded_load_equals_single_shard_load_line_for_line(tmp_path):
     data = encrypt_bytes(plain)
     results = {}
     for shard_bytes in (64 * 2**20, 65536):
-        s = Store(tmp_path / f"db{shard_bytes}" / "cmp.duckdb")
+        s = make_store(tmp_path / f"db{shard_bytes}" / "cmp.duckdb")
         path = write(tmp_path, f"s{shard_bytes}.jsonl.age", data)
         results[shard_bytes] = load(path, s, tmp_path, shard_bytes=shard_bytes)
         with s.cursor() as cur:

@@ -82,7 +82,7 @@ def test_rejects_fire_the_adaptor_probe_to_webhook_and_smtp_then_resolve(tmp_pat
 def test_probes_actor_runs_due_probes_in_the_engine(ray_local, home: Path):
     """The Probes actor asks the Store actor to run what is due; results reach a file recipient."""
     from actors import names
-    from actors.clients import StoreClient, call
+    from actors.clients import StoreClient, typed
     from actors.probes import ProbesActor
     from actors.store import StoreActor
 
@@ -95,14 +95,15 @@ def test_probes_actor_runs_due_probes_in_the_engine(ray_local, home: Path):
                    "requests_waiting", "extract_files")))
     config = load_config(home, env={})
     store = StoreActor.options(name="Store-probes-test", namespace="cmp").remote(str(config.db_path))
-    call(store.pid.remote())
-    probes = ProbesActor.options(name=names.PROBES, namespace="cmp").remote(config, store)
+    client = StoreClient(store)
+    client.pid()
+    probes_actor = ProbesActor.options(name=names.PROBES, namespace="cmp").remote(config, store)
+    probes = typed(probes_actor, ProbesActor)
     try:
         path = home / "alerts" / "e2e.jsonl"
         wait_until(lambda: path.exists() and path.read_text().endswith("\n"), f"{path} to be written", 60)
         (doc,) = [json.loads(line) for line in path.read_text().splitlines()]
         assert doc["event"] == "trigger" and doc["probe"] == "always_one" and doc["subject"] == "query"
-        client = StoreClient(store)
         listed = {p["name"]: p for p in client.probe_list(config)}
         assert listed["always_one"]["last_outcome"] == "warning" and listed["always_one"]["firing"] == 1
         assert listed["adaptor_errors"]["enabled"] is False and listed["adaptor_errors"]["last_run_at"] is None
@@ -112,12 +113,12 @@ def test_probes_actor_runs_due_probes_in_the_engine(ray_local, home: Path):
                             "the Probes actor's first polled heartbeat", 30)
         assert daemon["state"] == "RUNNING"
         recorded = wait_until(  # the values the dashboard's metrics show
-            lambda: (m := call(probes.metrics.remote())) and any(k.startswith("cmp_probe_runs") and "warning" in k
+            lambda: (m := probes.metrics()) and any(k.startswith("cmp_probe_runs") and "warning" in k
                                                                   for k in m) and m,
             "the Probes actor's run metrics", 30)
         assert any(k.startswith("cmp_probe_value") and "always_one" in k for k in recorded), recorded
-        assert call(probes.stop.remote()) == "STOPPED"
+        assert probes.stop() == "STOPPED"
     finally:
-        ray_local.kill(probes, no_restart=True)
-        call(store.shutdown.remote())
+        ray_local.kill(probes_actor, no_restart=True)
+        client.close()
         ray_local.kill(store, no_restart=True)

@@ -31,7 +31,7 @@ def test_order_file_to_connected_subscriptions(ray_local, tmp_path):
 
             def settled():
                 """Every OCS request done, except DELAYED activations waiting for their date."""
-                rows = store.requests_call("list_requests", target="OCS", limit=100000)
+                rows = store.list_requests(target="OCS", limit=100000)
                 now = datetime.now(timezone.utc)
                 waiting = [r for r in rows if r["status"] != "NC"]
                 if rows and all(r["status"] == "UN" and r["not_before"] and r["not_before"] > now for r in waiting):
@@ -45,7 +45,7 @@ def test_order_file_to_connected_subscriptions(ray_local, tmp_path):
             stats = sim.stats()
             assert stats["duplicate_executions"] == 0 and stats["conflicts"] == 0 and stats["out_of_order"] == 0
             assert stats["executions"] == depths["NC"]
-            shown = store.requests_call("show_request", rows[0]["request_id"])
+            shown = store.show_request(rows[0]["request_id"])
             assert [h["status"] for h in shown["history"]][:1] == ["UN"] and shown["history"][-1]["status"] == "NC"
             subs = {d["name"]: d for d in store.list_daemons()}
             assert subs["Transmission/Provisioning/OCSadaptor"]["state"] == "RUNNING"

@@ -17,7 +17,7 @@ from engine.errors import NotFound, StoreBusy, UsageError
 from engine.generic.record_types import ORDER_SCHEMA
 from engine.store import database
 from jobs import provisioning_rules
-from jobs.base import run_job
+from engine.jobs import run_job
 from jobs.provisioning import PROVISIONING
 from jobs.provisioning_create import ACTIONS, ATTRIBUTE_KEYS, reserve
 from jobs.provisioning_rules import Rule
@@ -386,6 +386,8 @@ def test_every_rule_rejects_the_whole_order_and_the_rest_proceed(con):
         "services": 1, "workflow_events": 2, "actioned_items": 9, "network_requests": 9,
         "network_request_history": 9}  # fmt: skip
     assert con.execute("SELECT count(*) FROM subscriptions WHERE msisdn = '447700900011'").fetchone()[0] == 0
+    # the job's temp tables, the rules' violations included, end with it (nobody reads them after)
+    assert con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall() == []
 
 
 def test_a_second_batch_with_an_msisdn_now_live_is_rejected(con):

@@ -6,6 +6,7 @@ import pytest
 
 from tests.test_reconciliation import (
     EFFECTIVE,
+    ON_RAY,
     _result_rows,
     inst,
     load_response,
@@ -40,7 +41,7 @@ def test_partitions_run_on_several_nodes_with_the_single_node_result(two_worker_
     for p in (1, 4):
         store, batch = build(tmp_path / f"p{p}")
         try:
-            doc = run(store, EFFECTIVE, batch=batch, partitions=p)
+            doc = run(store, EFFECTIVE, ON_RAY, batch=batch, partitions=p)
             assert doc["status"] == "SUCCEEDED"
             results[p] = (_result_rows(store), doc["result"])
         finally:

@@ -19,8 +19,9 @@ from engine.errors import NotFound, UsageError
 from engine.loading.pipeline import DAEMON_TYPES, InlineRunner, LoadSettings, load_file
 from engine.reconcile.report import discrepancy_report
 from engine.store.store import Store
-from jobs.base import JobSpec, run_job
-from jobs.reconciliation import RECONCILIATION, make_reconciliation
+from tests import stores
+from engine.jobs import JobSpec, run_job
+from jobs.reconciliation import RECONCILIATION, make_reconciliation, reconciliation_spec
 from netsim.testing import start_netsim
 
 IDENT = age.Identity.generate()
@@ -31,7 +32,7 @@ EFF = "2026-12-01T00:00:00Z"
 
 # ------------------------------------------------------------------------------- helpers
 def make_store(path: Path) -> Store:
-    return Store(path / "data" / "cmp.duckdb")
+    return stores.make_store(path / "data" / "cmp.duckdb")
 
 
 def load_response(store: Store, tmp_path: Path, records: list[dict], identifier: str) -> int:
@@ -88,6 +89,10 @@ def inst(ocs_id, iid, kind="ALLOWANCE", amount=100, unit="GB", eff=EFF):
 def response(ain, sid, *instances):
     return {"actionItemNumber": ain, "subscriptionId": sid, "msisdn": "447700900001",
             "ocsInstances": list(instances), "sharedGroup": None}
+
+
+#: the job as the Store actor wires it: P>1 partitions as Ray tasks
+ON_RAY = reconciliation_spec(stores.ray_partitions)
 
 
 def run(store: Store, now: datetime, spec: JobSpec = RECONCILIATION, **params) -> dict:
@@ -275,11 +280,8 @@ def test_bad_parameters_are_usage_errors(tmp_path):
             run(store, BEFORE, partitions=0)
         with pytest.raises(NotFound, match="no batch 999"):
             run(store, BEFORE, batch=999)
-        import ray
-
-        assert not ray.is_initialized()
-        with pytest.raises(UsageError, match="Ray is not running"):
-            run(store, BEFORE, partitions=2)
+        with pytest.raises(UsageError, match="partitions=2 needs a partition executor"):
+            run(store, BEFORE, partitions=2)  # the job wired without one (as jobs/ knows no Ray)
         # a refused run leaves nothing behind but its FAILED execution row
         assert rows(store, "SELECT count(*) FROM reconciliation_batches")[0][0] == 0
         assert rows(store, "SELECT status FROM job_executions ORDER BY execution_id") == [("FAILED",)] * 3
@@ -306,7 +308,7 @@ def test_two_partitions_on_ray_give_the_single_node_result(tmp_path, ray_local):
     for p in (1, 2):
         store, batch = build_case(tmp_path / f"p{p}")
         try:
-            doc = run(store, EFFECTIVE, batch=batch, partitions=p)
+            doc = run(store, EFFECTIVE, ON_RAY, batch=batch, partitions=p)
             runs.append(doc["result"]["runs"])
             results.append(_result_rows(store))
         finally:

@@ -16,7 +16,8 @@ from engine.config import load_config
 from engine.schedule import ManualClock, Schedule, Scheduler, ledger, schedules_from_config
 from engine.schedule.cron import next_slot, slots_between
 from engine.store.store import Store
-from jobs.base import JobResult, JobSpec
+from tests.stores import make_store
+from engine.jobs import JobResult, JobSpec
 from tests.test_provisioning_job import add_batch, order, sub
 from tests.waiting import wait_until
 
@@ -35,7 +36,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def store(tmp_path, clock):
-    s = Store(tmp_path / "cmp.duckdb", clock=clock)
+    s = make_store(tmp_path / "cmp.duckdb", clock=clock)
     yield s
     s.close()
 
@@ -304,7 +305,7 @@ def test_cmpctl_schedules_list_and_slots(store, clock, tmp_path, monkeypatch):
 def test_scheduler_actor_ticks_and_heartbeats(ray_local, tmp_path):
     from actors.scheduler import SchedulerActor
     from actors.store import StoreActor
-    from actors.clients import StoreClient, call
+    from actors.clients import StoreClient, typed
 
     config = load_config(tmp_path, env={}, overrides={
         "scheduler.tick_seconds": 0.2,
@@ -313,7 +314,8 @@ def test_scheduler_actor_ticks_and_heartbeats(ray_local, tmp_path):
     })
     store = StoreActor.remote(str(tmp_path / "cmp.duckdb"))
     client = StoreClient(store)
-    scheduler = SchedulerActor.remote(config, store)
+    scheduler_actor = SchedulerActor.remote(config, store)
+    scheduler = typed(scheduler_actor, SchedulerActor)
     try:
         def settled():
             """Every slot so far succeeded and ran exactly the recorded runs (a new minute's slot
@@ -330,8 +332,8 @@ def test_scheduler_actor_ticks_and_heartbeats(ray_local, tmp_path):
         daemon = wait_until(lambda: (d := {x["name"]: x for x in client.list_daemons()}["Scheduler"])["last_poll_at"]
                             and d, "the Scheduler's polled heartbeat", 30)
         assert daemon["state"] == "RUNNING"
-        assert call(scheduler.stop.remote()) == "STOPPED"
+        assert scheduler.stop() == "STOPPED"
         assert {d["name"]: d for d in client.list_daemons()}["Scheduler"]["state"] == "STOPPED"
     finally:
-        ray_local.kill(scheduler)
+        ray_local.kill(scheduler_actor)
         ray_local.kill(store)

@@ -26,7 +26,7 @@ from engine import age, synth, telemetry
 from engine.config import EndpointConfig, Secret, load_config
 from engine.home import home_identities, home_recipient
 from engine.loading.pipeline import InlineRunner, LoadSettings, load_file
-from engine.store.store import Store
+from tests.stores import make_store
 from engine.telemetry.jsonl import read_spans
 from engine.telemetry.tree import render_tree, span_tree
 from engine.transmission.adaptor import Adaptor
@@ -238,7 +238,7 @@ def test_otlp_grpc_reaches_a_local_receiver():
 
 def test_a_load_is_one_trace_with_its_shards_and_commit(config, tmp_path):
     path = order_file(config, tmp_path / "orders.jsonl.age", 400)
-    store = Store(config.db_path)
+    store = make_store(config.db_path)
     try:
         result = load_file(path, settings=load_settings(config), identities=home_identities(config), sink=store,
                            runner=InlineRunner(store))
@@ -264,7 +264,7 @@ def test_a_provisioning_run_is_one_trace_from_cli_to_netsim(config, tmp_path):
     import cli
 
     path = order_file(config, tmp_path / "few.jsonl.age", 6, seed=4)
-    store = Store(config.db_path)
+    store = make_store(config.db_path)
     try:
         batch = load_file(path, settings=load_settings(config), identities=home_identities(config), sink=store,
                           runner=InlineRunner(store)).batch_id
@@ -277,7 +277,7 @@ def test_a_provisioning_run_is_one_trace_from_cli_to_netsim(config, tmp_path):
             ep = EndpointConfig(url=sim.url, token=Secret(sim.token), timeout_seconds=5.0, max_in_flight=8,
                                 max_retries=2, backoff_base_seconds=0.01, backoff_max_seconds=0.05,
                                 lease_seconds=30.0)
-            stats = asyncio.run(Adaptor(store.requests, ep, flush_seconds=0.05).run(until_idle=True))
+            stats = asyncio.run(Adaptor(store, ep, flush_seconds=0.05).run(until_idle=True))
             seen = sim.traces()
         with store.cursor() as cur:
             statuses = dict(cur.execute("SELECT status, count(*) FROM network_requests GROUP BY 1").fetchall())
@@ -360,7 +360,7 @@ def test_cmpctl_load_is_one_trace_through_ray_to_netsim(ray_local, tmp_path):
             job = store.job_execution(job["execution_id"])
 
             def settled():
-                rows = store.requests_call("list_requests", target="OCS", limit=100000)
+                rows = store.list_requests(target="OCS", limit=100000)
                 return rows if rows and all(r["status"] == "NC" or r["not_before"] for r in rows) else None
 
             rows = wait_until(settled, "the OCS requests to be sent", 120.0)

@@ -167,7 +167,7 @@ def test_retries_run_out_then_resubmit_completes_with_the_same_key(con):
         sim.set_faults("")  # the network is back
         now = utcnow()
         for h in heads:
-            LocalQueue(con).resubmit(h[0], "network restored", "operator", now)
+            LocalQueue(con).resubmit_request(h[0], "network restored", "operator", now)
         run_adaptor(con, endpoint(sim))
         assert statuses(con) == {"NC": 18}
         assert [sim.executions(str(h[0])) for h in heads] == [1, 1, 1]  # NF keeps its key
@@ -249,7 +249,7 @@ def test_an_unbuildable_command_ends_pe_and_stops_its_subscription(con):
         con.execute("UPDATE network_requests SET attributes = json_object('subscriptionId', subscription_id, "
                     "'allowanceId', 'ALW-1-1', 'ocsId', 'DATA-100GB', 'type', 'DATA', 'amount', 100, 'unit', 'GB', "
                     "'recurring', true) WHERE request_id = ?", [pe_id])
-        LocalQueue(con).resubmit(pe_id, "amount corrected", "operator", utcnow())
+        LocalQueue(con).resubmit_request(pe_id, "amount corrected", "operator", utcnow())
         run_adaptor(con, endpoint(sim))
         assert sim.executions(str(pe_id)) == 1  # never sent before, so the same key is fine
     assert statuses(con) == {"NC": 12}

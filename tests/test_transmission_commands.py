@@ -11,11 +11,15 @@ import pytest
 
 from engine.errors import CommandBuildError
 from engine.transmission.answers import interpret, transport_failure
-from engine.transmission.commands import COMMANDS, OCS, CommandRegistry, CommandSpec, encode, register_ocs_commands
+from engine.errors import DuplicateRegistration
+from engine.transmission.builtins import builtin_commands
+from engine.transmission.commands import CommandRegistry, CommandSpec, encode
+from engine.transmission.ocs import OCS, OCS_COMMANDS
 from engine.transmission.model import HttpCall, RequestRow
 from engine.transmission.pacing import TokenBucket, backoff_delay
 from engine.transmission.sender import NetworkTimeout
 
+COMMANDS = builtin_commands()
 SUB = "SUB-000123"
 ATTRS = {
     "CREATE_SUBSCRIBER": {"subscriptionId": SUB, "msisdn": "447700900123", "tariffCode": "PAYM24-100GB",
@@ -120,8 +124,7 @@ def test_missing_account_and_unknown_command():
 
 
 def test_registry_takes_another_target_without_touching_the_ocs_commands():
-    registry = CommandRegistry()
-    register_ocs_commands(registry)
+    registry = CommandRegistry(OCS_COMMANDS)
 
     def bill_cycle_change(command, attrs, request):
         return HttpCall("POST", "/openet/v1/billCycleChanges", encode({"actionItemNumber": request.action_item_number,
@@ -133,7 +136,7 @@ def test_registry_takes_another_target_without_touching_the_ocs_commands():
                                       "SET_SPEND_CAP"]
     call = registry.build("OPENET", RequestRow(7, "BILL_CYCLE_CHANGE", 10, {"subscriptionId": SUB}, 0, None, 5001))
     assert body(call) == {"actionItemNumber": 5001, "subscriptionId": SUB}
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(DuplicateRegistration, match="already registered"):
         registry.register(CommandSpec(OCS, "ACTIVATE", bill_cycle_change))
     with pytest.raises(CommandBuildError, match="KeyError"):  # a builder's own slip is a PE too
         registry.build("OPENET", RequestRow(8, "BILL_CYCLE_CHANGE", 10, {}, 0, None, 1))
@@ -190,3 +193,19 @@ def test_token_bucket_limits_the_rate():
     assert asyncio.run(take(TokenBucket(0), 1000)) < 0.5  # 0: unlimited
     elapsed = asyncio.run(take(TokenBucket(100, burst=5), 55))
     assert 0.45 <= elapsed < 1.5  # (55 - 5 burst) / 100 per second
+
+
+def test_the_built_in_registries_hold_the_same_in_any_process():
+    """Made from one explicit list, not filled by imports: a process that imports only the queue
+    (the Store's request log) knows every command's effects, Openet's and insurance's included."""
+    import subprocess
+    import sys
+
+    code = ("from engine.transmission import queue; from engine.transmission.builtins import builtin_commands, "
+            "builtin_effects; print(builtin_effects().names()); print(builtin_commands().names())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == str(["ADD_ALLOWANCE", "ADD_CAPABILITY", "ADD_INSURANCE", "BILL_CYCLE_CHANGE", "SET_SPEND_CAP"])
+    assert out[1] == str([(OCS, c) for c in ("ACTIVATE", "ADD_ALLOWANCE", "ADD_CAPABILITY", "CREATE_SUBSCRIBER",
+                                              "SET_SPEND_CAP")] + [("OPENET", "BILL_CYCLE_CHANGE")])
+    with pytest.raises(CommandBuildError, match=r"unknown command 'ADD_INSURANCE' for target 'OCS' \(known: ACTIVATE"):
+        COMMANDS.spec(OCS, "ADD_INSURANCE")

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import pytest
 import ray
 
-from actors.clients import call
+from actors.clients import ActorClient, StoreClient, with_timeout
 from actors.names import daemon as daemon_spec
 from actors.store import StoreActor
 from actors.transmission_daemon import TransmissionDaemonActor
@@ -47,25 +47,26 @@ def home_for(tmp_path, sim, **endpoint):
 
 @contextmanager
 def adaptor_engine(config):
-    """The Store actor on the home's database and the OCS adaptor actor over it. On exit both
-    stop, and the Store closes the database so the test can read it."""
-    store = StoreActor.remote(str(config.db_path))
-    call(store.pid.remote())
-    daemon = TransmissionDaemonActor.remote(SPEC, config, store, "OCS", config.network.ocs)
+    """The Store actor on the home's database and the OCS adaptor actor over it (their clients).
+    On exit both stop, and the Store closes the database so the test can read it."""
+    store = StoreClient(StoreActor.remote(str(config.db_path)), timeout=120)
+    store.pid()
+    daemon = ActorClient(TransmissionDaemonActor.remote(SPEC, config, store.handle, "OCS", config.network.ocs),
+                         timeout=60, actor=SPEC.actor_name)
     try:
         yield store, daemon
     finally:
         try:
-            call(daemon.stop.remote(), timeout=90)
+            with_timeout(daemon, 90).stop()
         except (EngineError, ray.exceptions.RayError):
             pass  # killed all the same
-        ray.kill(daemon, no_restart=True)
-        call(store.shutdown.remote(), timeout=120)
-        ray.kill(store, no_restart=True)
+        ray.kill(daemon.handle, no_restart=True)
+        store.close()
+        ray.kill(store.handle, no_restart=True)
 
 
-def depths(store) -> dict[str, int]:
-    return call(store.requests_call.remote("queue_depths")).get("OCS", {})
+def depths(store: StoreClient) -> dict[str, int]:
+    return store.queue_depths().get("OCS", {})
 
 
 
@@ -84,9 +85,9 @@ def test_stop_drains_promptly_and_leaves_nothing_claimed(ray_local, tmp_path):
         with adaptor_engine(config) as (store, daemon):
             wait_until(lambda: depths(store).get("NC", 0) >= 40, "some requests to complete", 30)
             started = time.monotonic()
-            assert call(daemon.stop.remote(), timeout=60) == "STOPPED"
+            assert daemon.stop() == "STOPPED"
             took = time.monotonic() - started
-            state = call(daemon.state.remote())
+            state = daemon.state()
         sim_stats = sim.stats()
 
     # Before the fix: 30 s, then "drain timed out; stopped abruptly", although the drain was done.
@@ -127,12 +128,12 @@ def test_faults_through_the_actor_end_in_the_right_terminal_status(ray_local, tm
         batch_id = add_batch(con, orders(240), trigger=False)
         con.close()
         with adaptor_engine(config) as (store, daemon):
-            job = call(store.run_job.remote("provisioning", {"batch": str(batch_id)}))
+            job = store.run_job("provisioning", {"batch": str(batch_id)})
             assert job["status"] == "SUCCEEDED" and job["records_ok"] == 240, job
 
             def settled():
                 """Nothing claimed, and every UN request waits behind a terminal head (one snapshot)."""
-                rows = call(store.requests_call.remote("list_requests", target="OCS", limit=100_000))
+                rows = store.list_requests(target="OCS", limit=100_000)
                 if not rows or any(r["status"] not in ("NC", "NR", "NF", "PE", "UN") for r in rows):
                     return None
                 blocked: dict[str, int] = {}
@@ -143,9 +144,9 @@ def test_faults_through_the_actor_end_in_the_right_terminal_status(ray_local, tm
                            if r["status"] == "UN")
 
             wait_until(settled, "every OCS request to end or wait behind a terminal one", 60,
-                       show=lambda: (depths(store), call(daemon.state.remote())))
+                       show=lambda: (depths(store), daemon.state()))
             started = time.monotonic()
-            assert call(daemon.stop.remote(), timeout=60) == "STOPPED"
+            assert daemon.stop() == "STOPPED"
             assert time.monotonic() - started < 10
         sim_stats = sim.stats()
         con = connect(config.db_path)
@@ -221,7 +222,7 @@ def test_killing_the_actor_mid_run_loses_and_duplicates_nothing(ray_local, tmp_p
         seed_connections(con, 150)  # 900 commands: ~3.6 s at 250/s
         con.close()
         with adaptor_engine(config) as (store, daemon):
-            first_pid = call(daemon.pid.remote())
+            first_pid = daemon.pid()
             wait_until(lambda: depths(store).get("NC", 0) >= 200, "a part of the work to complete", 30)
             os.kill(first_pid, signal.SIGKILL)  # no drain, no last flush, no release
             killed_at = depths(store)
@@ -229,7 +230,7 @@ def test_killing_the_actor_mid_run_loses_and_duplicates_nothing(ray_local, tmp_p
 
             def restarted():
                 try:
-                    pid = call(daemon.pid.remote(), timeout=5)
+                    pid = with_timeout(daemon, 5).pid()
                 except (EngineError, ray.exceptions.RayError):
                     return None  # still restarting
                 return pid if pid != first_pid else None

@@ -15,7 +15,7 @@ from typing import Callable, Protocol, Sequence
 
 from engine import age, telemetry
 from engine.daemons import LOAD, of_kind
-from engine.errors import AgeError, FormatError, InputRejected
+from engine.errors import AgeError, FormatError, InputRejected, TransientError
 from engine.loading.inbox import sha256_file
 from engine.loading.shards import (
     FilePlan,
@@ -34,7 +34,7 @@ DAEMON_TYPES: dict[str, dict[str, tuple[str, ...]]] = {d.config_name: d.triggers
 
 
 class LoadSink(Protocol):
-    """The Store side of a load (the Store actor's facade, or a Store in-process)."""
+    """The Store side of a load (the Store actor's client, or a Store in-process)."""
 
     def begin_load(self, meta: FileMeta) -> int: ...
     def add_shard(self, batch_id: int, result: ShardResult) -> bool: ...
@@ -160,7 +160,10 @@ def _load_file(path: Path, *, settings: LoadSettings, identities: Sequence["age.
                         sha256=sha256,
                     )
             except BaseException:
-                sink.abort_load(batch_id)
+                try:
+                    sink.abort_load(batch_id)
+                except TransientError:  # a Store that cannot answer has dropped the open load with its process
+                    pass
                 raise
         finally:
             cleanup()

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import ConfigError, NetworkRejected
+from engine.errors import CertificateNotTrusted, ConfigError
 from engine.notify.message import subject_line
 
 if TYPE_CHECKING:  # the config imports this package (engine/notify SCHEMES), not the other way
@@ -43,7 +43,7 @@ def send(address: str, doc: dict[str, Any], config: NotifyConfig, home: Path) ->
             try:
                 client.starttls(context=context)
             except ssl.SSLCertVerificationError as exc:
-                raise NetworkRejected(
+                raise CertificateNotTrusted(
                     f"the SMTP server's certificate is not trusted ({smtp.host}:{smtp.port}): "
                     f"{exc.verify_message or exc.reason}; nothing was sent",
                     hint="if the server uses a private CA, set notify.smtp.ca_file to that CA's PEM file") from None

@@ -1,7 +1,7 @@
 """The scheduler's core: one tick = plan the ledger, then hand the chosen slots to the runner.
 
-Plain Python over anything with the Store's methods (the Store itself in tests, the Store
-actor's client in the Scheduler actor). The clock is passed in, so tests drive time.
+Plain Python over a :class:`ScheduleStore` (the Store itself in tests, the Store actor's
+client in the Scheduler actor). The clock is passed in, so tests drive time.
 ``submit`` decides how a run is started: by default it runs in the Store and waits (tests,
 and the one-shot ``tick``); the actor starts it without waiting, one run per schedule at a time.
 """
@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from engine.schedule.clock import Clock, system_clock
 from engine.schedule.definitions import Schedule, SlotRun
+
+
+class ScheduleStore(Protocol):
+    """The Store methods a scheduler calls."""
+
+    def schedule_tick(self, schedules: Sequence[Schedule], now: datetime) -> list[SlotRun]: ...
+    def run_scheduled(self, run: SlotRun) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -24,7 +31,7 @@ class TickReport:
 
 
 class Scheduler:
-    def __init__(self, store: Any, schedules: Sequence[Schedule], *, clock: Clock = system_clock,
+    def __init__(self, store: ScheduleStore, schedules: Sequence[Schedule], *, clock: Clock = system_clock,
                  submit: Callable[[SlotRun], Any] | None = None):
         self.store = store
         self.schedules = tuple(schedules)
@@ -41,4 +48,4 @@ class Scheduler:
         return report
 
 
-__all__ = ["Scheduler", "TickReport"]
+__all__ = ["ScheduleStore", "Scheduler", "TickReport"]

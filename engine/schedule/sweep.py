@@ -14,9 +14,7 @@ from typing import Mapping
 
 import duckdb
 
-from jobs.base import JobContext, JobResult, JobSpec
-
-BATCH_PARAM = "batch"
+from engine.jobs import BATCH_PARAM, JobContext, JobResult, JobSpec
 
 
 def needs_sweep(spec: JobSpec, params: Mapping[str, str]) -> bool:

@@ -55,10 +55,28 @@ def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
     return {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
 
 
+def renumber_released(con: duckdb.DuckDBPyConnection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Record under its version each migration a ledger holds under its ``released_as`` number
+    (and the same name); returns the versions renumbered. Lowest first, one statement each:
+    every target number is free by then, and a renumbering cut short is finished next time."""
+    con.execute(_LEDGER)
+    names = dict(con.execute("SELECT version, name FROM schema_migrations").fetchall())
+    renumbered = []
+    for m in sorted(migrations, key=lambda m: m.version):
+        if m.released_as is None or m.version in names or names.get(m.released_as) != m.name:
+            continue
+        con.execute("UPDATE schema_migrations SET version = ? WHERE version = ? AND name = ?",
+                    [m.version, m.released_as, m.name])
+        names[m.version] = names.pop(m.released_as)
+        renumbered.append(m.version)
+    return renumbered
+
+
 def apply_migrations(
     con: duckdb.DuckDBPyConnection, migrations: tuple[Migration, ...] = MIGRATIONS
 ) -> list[int]:
     """Apply every migration not yet recorded, each in one transaction. Returns the new ones."""
+    renumber_released(con, migrations)
     done = applied_versions(con)
     applied = []
     for migration in sorted(migrations, key=lambda m: m.version):

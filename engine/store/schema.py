@@ -1,7 +1,14 @@
 """The DuckDB schema of the whole domain, as numbered migrations.
 
 Migrations run in order on every start, each in its own transaction, and are recorded in
-``schema_migrations``; re-running is a no-op. Never edit a released migration: add one.
+``schema_migrations``; re-running is a no-op. Never edit a released migration: add one, with
+the next number.
+
+Numbering: versions count 1, 2, 3, ... Migrations 4-7 were first released as 5, 7, 8 and 9 (4
+and 6 were never released); each carries that number as ``released_as``, and a database that
+recorded them so has its ledger renumbered once, by name, when it is opened
+(:func:`engine.store.database.apply_migrations`): nothing runs again. A database opened by
+this version is no longer one an engine from before the renumbering can open.
 
 Naming: tables are plural nouns; ids are VARCHAR where partners see them (customer, account,
 agreement, subscription) and BIGINT where they are engine counters (batch, request, action
@@ -21,6 +28,8 @@ class Migration:
     version: int
     name: str
     apply: Callable[[duckdb.DuckDBPyConnection], None]
+    #: the version it was recorded under before the numbering was closed up (see above)
+    released_as: int | None = None
 
 
 def _sql(text: str) -> Callable[[duckdb.DuckDBPyConnection], None]:
@@ -403,7 +412,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Reconciliation (engine/reconcile, jobs/reconciliation.py): discrepancies name their batch
     # and change; matched records wait in reconciliation_matches until their effective time
     # (then re-pointed once); a response batch is compared once (reconciliation_batches).
-    Migration(5, "reconciliation matches and compared batches", _sql("""
+    Migration(4, "reconciliation matches and compared batches", released_as=5, apply=_sql("""
         ALTER TABLE reconciliation_discrepancies ADD COLUMN batch_id BIGINT;
         ALTER TABLE reconciliation_discrepancies ADD COLUMN action_item_number BIGINT;
         CREATE TABLE reconciliation_batches (
@@ -427,7 +436,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     """)),
     # Scheduler (engine/schedule): the slot ledger's timings and reasons, and how far each
     # schedule has been planned (so downtime shows up as slots to catch up or mark missed).
-    Migration(7, "schedule slot timings and planning horizons", _sql("""
+    Migration(5, "schedule slot timings and planning horizons", released_as=7, apply=_sql("""
         ALTER TABLE schedule_slots ADD COLUMN slot_id VARCHAR;
         ALTER TABLE schedule_slots ADD COLUMN job VARCHAR;
         ALTER TABLE schedule_slots ADD COLUMN deadline_at TIMESTAMPTZ;
@@ -444,7 +453,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Probes (engine/probes): a result per subject, alerts that remember since when their
     # condition is back to normal (keep_firing_for), and when a daemon was first seen (a
     # Completed probe judges "zero files in the window" only of a daemon known for a window).
-    Migration(8, "probe result subjects, alert hysteresis, daemon first seen", _sql("""
+    Migration(6, "probe result subjects, alert hysteresis, daemon first seen", released_as=8, apply=_sql("""
         ALTER TABLE probe_results ADD COLUMN subject VARCHAR;
         ALTER TABLE alerts ADD COLUMN cleared_at TIMESTAMPTZ;
         ALTER TABLE alerts ADD COLUMN updated_at TIMESTAMPTZ;
@@ -452,5 +461,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     """)),
     # Tracing (engine/telemetry): the W3C traceparent of the job span that created a network
     # request, so the adaptor's send is a child of it and the trace reaches the network.
-    Migration(9, "network request traceparent", _sql("ALTER TABLE network_requests ADD COLUMN traceparent VARCHAR")),
+    Migration(7, "network request traceparent", released_as=9,
+              apply=_sql("ALTER TABLE network_requests ADD COLUMN traceparent VARCHAR")),
 )

@@ -19,15 +19,14 @@ One asyncio loop per adaptor (the OCS adaptor, later the Openet one):
 requests are released, a last flush. Cancelling :meth:`Adaptor.run` instead is an abrupt stop
 (as a killed process): nothing more is written.
 
-The queue is any :class:`~engine.transmission.model.TransmissionQueue`; sync methods run on a
-one-thread executor (DuckDB and Ray's ``get`` release the GIL), coroutine methods are awaited.
+The queue is any :class:`~engine.transmission.model.TransmissionQueue`; its calls run on a
+one-thread executor, off the event loop (DuckDB and Ray's ``get`` release the GIL).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import logging
 import os
 import random
@@ -36,18 +35,21 @@ import socket
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Callable, ParamSpec, TypeVar
 
 from engine import telemetry
 from engine.config import EndpointConfig
 from engine.errors import CommandBuildError, NetworkTransientError
 from engine.transmission.answers import Verdict, interpret, transport_failure
-from engine.transmission.commands import COMMANDS, CommandRegistry
+from engine.transmission.builtins import builtin_commands
+from engine.transmission.commands import CommandRegistry
 from engine.transmission.inhand import InHand, utcnow
 from engine.transmission.model import NC, NE, NF, NS, PE, UN, Chain, Outcome, RequestRow, TransmissionQueue
 from engine.transmission.pacing import TokenBucket, backoff_delay
 from engine.transmission.sender import HttpSender
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 log = logging.getLogger("engine.transmission")
 
 
@@ -59,7 +61,7 @@ def default_worker_name(target: str) -> str:
 
 class Adaptor:
     def __init__(self, queue: TransmissionQueue, endpoint: EndpointConfig, *, target: str = "OCS",
-                 worker: str | None = None, commands: CommandRegistry = COMMANDS,
+                 worker: str | None = None, commands: CommandRegistry | None = None,
                  sender: HttpSender | None = None, poll_seconds: float = 0.5, flush_seconds: float = 1.0,
                  flush_max: int = 5000, max_chains: int | None = None, traceparent: str | None = None,
                  drain_seconds: float | None = None, rng: random.Random | None = None) -> None:
@@ -67,7 +69,7 @@ class Adaptor:
         self.endpoint = endpoint
         self.target = target
         self.worker = worker or default_worker_name(target)
-        self.commands = commands
+        self.commands = builtin_commands() if commands is None else commands  # what this adaptor can send
         self.traceparent = traceparent
         self.poll_seconds = poll_seconds
         self.flush_seconds = flush_seconds
@@ -107,7 +109,7 @@ class Adaptor:
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._bucket = TokenBucket(self.endpoint.rate_per_second)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"tx-queue-{self.target}")
-        self._hand = InHand(self._call, self.worker, lease_seconds=self.endpoint.lease_seconds,
+        self._hand = InHand(self.queue, self._call, self.worker, lease_seconds=self.endpoint.lease_seconds,
                             flush_seconds=self.flush_seconds, flush_max=self.flush_max, stats=self.stats)
         helpers = [asyncio.create_task(self._hand.flush_loop(), name="tx-flush"),
                    asyncio.create_task(self._hand.renew_loop(), name="tx-renew")]
@@ -157,10 +159,8 @@ class Adaptor:
         return len(self._hand.held) if self._hand else 0
 
     # ------------------------------------------------------------------ queue calls
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        fn = getattr(self.queue, method)
-        if inspect.iscoroutinefunction(fn):
-            return await fn(*args, **kwargs)
+    async def _call(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """``fn(*args, **kwargs)`` (a queue method) on the queue's executor thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
@@ -174,8 +174,8 @@ class Adaptor:
                 await self._wait(self._wake, self.poll_seconds)
                 continue
             try:
-                chains = await self._call("claim", target=self.target, worker=self.worker, max_chains=room,
-                                          lease_seconds=self.endpoint.lease_seconds, now=utcnow())
+                chains = await self._call(self.queue.claim_requests, target=self.target, worker=self.worker,
+                                          max_chains=room, lease_seconds=self.endpoint.lease_seconds, now=utcnow())
             except Exception as exc:  # a busy or restarting store: try again after a pause
                 self.stats["claim_errors"] += 1
                 log.warning("%s: claim failed: %s", self.worker, exc)

@@ -9,9 +9,9 @@ Idempotency-Key, as netsim/API.md requires, and a rebuild after a crash gives th
 A builder that cannot build (attribute missing or invalid, unknown command) raises
 :class:`~engine.errors.CommandBuildError`: the request ends PE with that reason.
 
-The OCS commands are registered in :data:`COMMANDS` by :func:`register_ocs_commands`; the
-Openet adaptor registers its BILL_CYCLE_CHANGE the same way, without touching them (a second
-registration of a (target, command) raises).
+Each target's commands live in their own module (:mod:`~engine.transmission.ocs`,
+:mod:`~engine.transmission.openet`); :mod:`~engine.transmission.builtins` makes the registry an
+adaptor uses from their explicit lists. The attribute checks below are what builders share.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from engine.errors import CommandBuildError
+from engine.registry import Registry
 from engine.transmission.model import HttpCall, RequestRow
 
 Builder = Callable[[str, dict[str, Any], RequestRow], HttpCall]
@@ -38,29 +39,24 @@ class CommandSpec:
     accepted_completes: bool = False
 
 
-class CommandRegistry:
-    def __init__(self, specs: Iterable[CommandSpec] = ()) -> None:
-        self._specs: dict[tuple[str, str], CommandSpec] = {}
-        for spec in specs:
-            self.register(spec)
+def _unknown_command(key: tuple[str, str], known: list[tuple[str, str]]) -> CommandBuildError:
+    target, command = key
+    names = ", ".join(c for t, c in known if t == target) or "none"
+    return CommandBuildError(f"unknown command {command!r} for target {target!r} (known: {names})",
+                             hint="fix the request or close it")
 
-    def register(self, spec: CommandSpec) -> CommandSpec:
-        key = (spec.target, spec.command)
-        if key in self._specs:
-            raise ValueError(f"command {spec.command!r} of target {spec.target!r} is already registered")
-        self._specs[key] = spec
-        return spec
+
+class CommandRegistry(Registry[tuple[str, str], CommandSpec]):
+    """Command specs by (target, command); an unknown one is a CommandBuildError (→ PE)."""
+
+    def __init__(self, specs: Iterable[CommandSpec] = ()) -> None:
+        super().__init__("command", lambda spec: (spec.target, spec.command), specs, missing=_unknown_command)
 
     def commands(self, target: str) -> list[str]:
-        return sorted(c for t, c in self._specs if t == target)
+        return [c for t, c in self.names() if t == target]
 
     def spec(self, target: str, command: str) -> CommandSpec:
-        try:
-            return self._specs[(target, command)]
-        except KeyError:
-            known = ", ".join(self.commands(target)) or "none"
-            raise CommandBuildError(f"unknown command {command!r} for target {target!r} (known: {known})",
-                                    hint="fix the request or close it") from None
+        return self.get((target, command))
 
     def build(self, target: str, row: RequestRow) -> HttpCall:
         """The HTTP call of ``row``; CommandBuildError (→ PE) when it cannot be built."""
@@ -74,8 +70,7 @@ class CommandRegistry:
                                     record=str(row.request_id)) from None
 
     def accepted_completes(self, target: str, command: str) -> bool:
-        spec = self._specs.get((target, command))
-        return spec is not None and spec.accepted_completes
+        return (target, command) in self and self.spec(target, command).accepted_completes
 
     def external_ref(self, target: str, command: str, answer: Any) -> str | None:
         node = answer
@@ -94,162 +89,47 @@ def encode(body: Any) -> bytes:
 
 # -- attribute checks (what netsim would refuse with a 400 is caught here as PE, with the field) --
 
-def _fail(row: RequestRow, field: str, problem: str) -> CommandBuildError:
+
+def attribute_error(row: RequestRow, field: str, problem: str) -> CommandBuildError:
     return CommandBuildError(f"{row.command} request {row.request_id}: attribute {field!r} {problem}",
                              record=str(row.request_id), field=field,
                              hint="fix the request's attributes, then resubmit it; or close it")
 
 
-def _text(attrs: dict[str, Any], row: RequestRow, name: str, *, max_len: int = 128) -> str:
+def require_text(attrs: dict[str, Any], row: RequestRow, name: str, *, max_len: int = 128) -> str:
     value = attrs.get(name)
     if isinstance(value, int) and not isinstance(value, bool) and name.endswith("Id"):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise _fail(row, name, "is missing" if value is None else f"must be a non-empty string, got {value!r}")
+        problem = "is missing" if value is None else f"must be a non-empty string, got {value!r}"
+        raise attribute_error(row, name, problem)
     if len(value) > max_len:
-        raise _fail(row, name, f"is longer than {max_len} characters")
+        raise attribute_error(row, name, f"is longer than {max_len} characters")
     return value
 
 
-def _amount(attrs: dict[str, Any], row: RequestRow, name: str, *, unlimited_ok: bool) -> int | float | str:
+def require_amount(attrs: dict[str, Any], row: RequestRow, name: str, *, unlimited_ok: bool) -> int | float | str:
     value = attrs.get(name)
     if unlimited_ok and value == "UNLIMITED":
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
         allowed = 'a number > 0 or "UNLIMITED"' if unlimited_ok else "a number > 0"
-        raise _fail(row, name, f"must be {allowed}, got {value!r}")
+        raise attribute_error(row, name, f"must be {allowed}, got {value!r}")
     return value
 
 
-def _choice(attrs: dict[str, Any], row: RequestRow, name: str, choices: tuple[str, ...]) -> str:
+def require_choice(attrs: dict[str, Any], row: RequestRow, name: str, choices: tuple[str, ...]) -> str:
     value = attrs.get(name)
     if value not in choices:
-        raise _fail(row, name, f"must be one of {', '.join(choices)}, got {value!r}")
+        raise attribute_error(row, name, f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
-def _path_id(value: str) -> str:
+def path_id(value: str) -> str:
     from urllib.parse import quote
 
     return quote(value, safe="")
 
 
-# -- the OCS (TMF640 / TMF654 / TMF666, netsim/API.md §2-4) -----------------------------------
-
-OCS = "OCS"
-SERVICE_PATH = "/tmf-api/serviceActivationAndConfiguration/v4/service"
-TOPUP_PATH = "/tmf-api/prepayBalanceManagement/v4/topupBalance"
-ACCOUNT_PATH = "/tmf-api/accountManagement/v4/billingAccount"
-
-
-def command_ref(row: RequestRow) -> str:
-    """The client reference of a bucket or cap: the request, not the attempt (API.md §3)."""
-    return f"NRL-{row.request_id}"
-
-
-def build_create_subscriber(command: str, attrs: dict[str, Any], row: RequestRow) -> HttpCall:
-    sid = _text(attrs, row, "subscriptionId")
-    msisdn = _text(attrs, row, "msisdn", max_len=15)
-    if not msisdn.isdigit() or not 8 <= len(msisdn) <= 15:
-        raise _fail(row, "msisdn", f"must be 8-15 digits, got {msisdn!r}")
-    if "billCycleDay" not in attrs:
-        raise _fail(row, "billCycleDay", "is missing (null for EVERY_N_DAYS agreements)")
-    day = attrs["billCycleDay"]
-    if day is not None and (isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 31):
-        raise _fail(row, "billCycleDay", f"must be 1-31 or null, got {day!r}")
-    chars = [
-        ("msisdn", msisdn),
-        ("tariffCode", _text(attrs, row, "tariffCode", max_len=64)),
-        ("payMode", _choice(attrs, row, "payMode", ("PREPAID", "POSTPAID"))),
-        ("billCycleDay", day),
-        ("accountId", _text(attrs, row, "accountId")),
-        ("agreementId", _text(attrs, row, "agreementId")),
-    ]
-    body = {"id": sid, "serviceCharacteristic": [{"name": n, "value": v} for n, v in chars]}
-    return HttpCall("POST", SERVICE_PATH, encode(body))
-
-
-def build_add_allowance(command: str, attrs: dict[str, Any], row: RequestRow) -> HttpCall:
-    recurring = attrs.get("recurring", False)
-    if recurring is None:
-        recurring = False
-    if not isinstance(recurring, bool):
-        raise _fail(row, "recurring", f"must be true or false, got {recurring!r}")
-    kind = attrs.get("type")
-    if kind is not None:
-        kind = _choice(attrs, row, "type", ("VOICE", "TEXT", "DATA", "CASH"))
-    body = {
-        "product": {"id": _text(attrs, row, "subscriptionId")},
-        "ocsId": _text(attrs, row, "ocsId", max_len=64),
-        "allowanceType": kind,
-        "amount": {"amount": _amount(attrs, row, "amount", unlimited_ok=True),
-                   "units": _text(attrs, row, "unit", max_len=16)},
-        "recurring": recurring,
-        "commandRef": command_ref(row),
-    }
-    return HttpCall("POST", TOPUP_PATH, encode(body))
-
-
-def build_set_spend_cap(command: str, attrs: dict[str, Any], row: RequestRow) -> HttpCall:
-    if not row.account_id:
-        raise _fail(row, "accountId", "is unknown: the subscription has no account (the spend-cap path needs it)")
-    body = {
-        "product": {"id": _text(attrs, row, "subscriptionId")},
-        "ocsId": _text(attrs, row, "ocsId", max_len=64),
-        "kind": _choice(attrs, row, "kind", ("VALUE", "VOLUME", "DURATION")),
-        "scope": _choice(attrs, row, "scope", ("FULL", "PARTIAL")),
-        "creditLimit": {"amount": _amount(attrs, row, "amount", unlimited_ok=False),
-                        "unit": _text(attrs, row, "unit", max_len=16)},
-        "commandRef": command_ref(row),
-    }
-    return HttpCall("PATCH", f"{ACCOUNT_PATH}/{_path_id(row.account_id)}", encode(body))
-
-
-def build_add_capability(command: str, attrs: dict[str, Any], row: RequestRow) -> HttpCall:
-    sid = _text(attrs, row, "subscriptionId")
-    body = {"serviceCharacteristic": [{"name": "capability", "value": _text(attrs, row, "code", max_len=32)}]}
-    return HttpCall("PATCH", f"{SERVICE_PATH}/{_path_id(sid)}", encode(body))
-
-
-def build_activate(command: str, attrs: dict[str, Any], row: RequestRow) -> HttpCall:
-    from datetime import date
-
-    sid = _text(attrs, row, "subscriptionId")
-    body: dict[str, Any] = {"state": "active"}
-    when = attrs.get("activationDate")
-    if when is not None:
-        try:
-            day = date.fromisoformat(when) if isinstance(when, str) and len(when) == 10 else None
-        except ValueError:
-            day = None
-        if day is None:
-            raise _fail(row, "activationDate", f"must be YYYY-MM-DD or null, got {when!r}")
-        body["startDate"] = f"{day.isoformat()}T00:00:00Z"  # a delayed activation (API.md §2)
-    return HttpCall("PATCH", f"{SERVICE_PATH}/{_path_id(sid)}", encode(body))
-
-
-OCS_COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec(OCS, "CREATE_SUBSCRIBER", build_create_subscriber, ("id",)),
-    CommandSpec(OCS, "ADD_ALLOWANCE", build_add_allowance, ("bucket", "id")),
-    CommandSpec(OCS, "SET_SPEND_CAP", build_set_spend_cap, ("spendCap", "id")),
-    CommandSpec(OCS, "ADD_CAPABILITY", build_add_capability, ("id",)),
-    CommandSpec(OCS, "ACTIVATE", build_activate, ("id",)),
-)
-
-
-def register_ocs_commands(registry: CommandRegistry) -> None:
-    for spec in OCS_COMMANDS:
-        registry.register(spec)
-
-
-#: the built-in registry every adaptor uses unless given another one
-COMMANDS = CommandRegistry(OCS_COMMANDS)
-
-# Registration hook: the Openet adaptor's commands join COMMANDS (and their effects the effects
-# registry) in every process that imports this module. Last, as it imports this module's names.
-from engine.transmission import openet as _openet  # noqa: E402,F401
-
-__all__ = [
-    "COMMANDS", "OCS", "OCS_COMMANDS", "Builder", "CommandRegistry", "CommandSpec", "command_ref", "encode",
-    "register_ocs_commands",
-]  # fmt: skip
+__all__ = ["Builder", "CommandRegistry", "CommandSpec", "attribute_error", "encode", "path_id", "require_amount",
+           "require_choice", "require_text"]

@@ -7,9 +7,10 @@ error_text, completed_at, event_id, event_type, and ``effect_key``: the attribut
 row its command changes, from :func:`effect_key_sql`):
 
 - its actioned item → COMPLETE (NC) or ERROR with the reason (NR/NF/PE);
-- per command (registered below): the OCS instance ids of allowances and spend caps, a
-  capability service ACTIVE with its reference (FAILED on a terminal failure, PENDING again on
-  a resubmit);
+- per command, its :class:`CommandEffect` from the :class:`EffectRegistry` the caller passes
+  (the built-ins: :func:`engine.transmission.builtins.builtin_effects`): e.g. the OCS instance
+  ids of allowances and spend caps, a capability or insurance service ACTIVE with its reference
+  (FAILED on a terminal failure, PENDING again on a resubmit);
 - its workflow event → COMPLETE when all its actioned items are, ERROR with the reason on a
   terminal failure; for a NEW_CONNECTION the subscription FAILED on a terminal failure, and
   CONNECTED (connection date = the completion time) once its last request to a connection
@@ -27,10 +28,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 import duckdb
 
+from engine.registry import Registry
 from engine.transmission.sql import key_predicate, literal, render, table_rows
 
 #: targets whose requests connect a subscription (CONNECTED once all of them are NC)
@@ -60,11 +62,12 @@ DONE_COLUMNS = "request_id, status, command, subscription_id, target, event_id, 
 
 @dataclass(frozen=True)
 class CommandEffect:
-    """SQL for one command, over ``_tx_done d`` (``d.effect_key`` = the value of
-    ``key_attribute`` in the request's attributes) and ``{keyed}``: a predicate on the target
-    table's key column (a literal IN list when the table is large enough for its primary-key
-    index to pay, else ``true``)."""
+    """What ``command`` changes when it finishes: SQL over ``_tx_done d`` (``d.effect_key`` = the
+    value of ``key_attribute`` in the request's attributes) and ``{keyed}``: a predicate on the
+    target table's key column (a literal IN list when the table is large enough for its
+    primary-key index to pay, else ``true``)."""
 
+    command: str
     table: str
     key_column: str
     key_attribute: str
@@ -73,51 +76,39 @@ class CommandEffect:
     on_resubmit: str = ""
 
 
-_EFFECTS: dict[str, CommandEffect] = {}
+class EffectRegistry(Registry[str, CommandEffect]):
+    """The effects of each command, by command name (a command has one entry at most)."""
+
+    def __init__(self, effects: Iterable[CommandEffect] = ()) -> None:
+        super().__init__("command effect", lambda effect: effect.command, effects)
 
 
-def register_effect(command: str, effect: CommandEffect) -> None:
-    """Declare what ``command`` changes when it finishes; a command is registered once."""
-    if command in _EFFECTS:
-        raise ValueError(f"effects of command {command!r} are already registered")
-    _EFFECTS[command] = effect
+def service_effect(command: str) -> CommandEffect:
+    """The effect of a command that adds a service (a capability on the OCS, an insurance by
+    file): the ``services`` row ACTIVE with the network's reference on NC, FAILED on NR/NF/PE,
+    PENDING again on a resubmit."""
+
+    def update(status: str, when: str) -> str:
+        ref = ", external_ref = coalesce(d.external_ref, t.external_ref)" if status == "ACTIVE" else ""
+        return f"""
+        UPDATE services t SET status = '{status}', updated_at = $now{ref} FROM _tx_done d
+        WHERE {{keyed}} AND d.command = {literal(command)} AND {when} AND t.service_id = d.effect_key
+        """
+
+    return CommandEffect(command, "services", "service_id", "serviceId",
+                         on_complete=update("ACTIVE", "d.status = 'NC'"),
+                         on_failure=update("FAILED", "d.status IN ('NR', 'NF', 'PE')"),
+                         on_resubmit=update("PENDING", "true"))
 
 
-def effect_key_sql(alias: str) -> str:
+def effect_key_sql(alias: str, effects: EffectRegistry) -> str:
     """SQL for the ``effect_key`` column of ``_tx_done``, from ``{alias}.command/attributes``."""
-    if not _EFFECTS:
+    if not len(effects):
         return "NULL::VARCHAR"
-    cases = " ".join(f"WHEN {literal(c)} THEN json_extract_string({alias}.attributes, {literal('$.' + e.key_attribute)})"
-                     for c, e in sorted(_EFFECTS.items()))
+    cases = " ".join(f"WHEN {literal(e.command)} THEN json_extract_string({alias}.attributes, "
+                     f"{literal('$.' + e.key_attribute)})" for e in effects)
     return f"CASE {alias}.command {cases} END"
 
-
-def _instance(table: str, key: str, command: str) -> str:
-    return f"""
-    UPDATE {table} t SET ocs_instance_id = d.external_ref FROM _tx_done d
-    WHERE {{keyed}} AND d.command = '{command}' AND d.status = 'NC' AND t.{key} = d.effect_key
-      AND d.external_ref IS NOT NULL
-    """
-
-
-def _service(status: str, when: str) -> str:
-    ref = ", external_ref = coalesce(d.external_ref, t.external_ref)" if status == "ACTIVE" else ""
-    return f"""
-    UPDATE services t SET status = '{status}', updated_at = $now{ref} FROM _tx_done d
-    WHERE {{keyed}} AND d.command = 'ADD_CAPABILITY' AND {when} AND t.service_id = d.effect_key
-    """
-
-
-register_effect("ADD_ALLOWANCE", CommandEffect(
-    "allowances", "allowance_id", "allowanceId", on_complete=_instance("allowances", "allowance_id", "ADD_ALLOWANCE")))
-register_effect("SET_SPEND_CAP", CommandEffect(
-    "spend_caps", "spend_cap_id", "spendCapId", on_complete=_instance("spend_caps", "spend_cap_id", "SET_SPEND_CAP")))
-register_effect("ADD_CAPABILITY", CommandEffect(
-    "services", "service_id", "serviceId",
-    on_complete=_service("ACTIVE", "d.status = 'NC'"),
-    on_failure=_service("FAILED", "d.status IN ('NR', 'NF', 'PE')"),
-    on_resubmit=_service("PENDING", "true"),
-))  # fmt: skip
 
 REASON_SQL = ("'request ' || d.request_id || ' ' || d.command || ' ' || d.status"
               " || coalesce(' ' || d.error_code, '') || coalesce(': ' || d.error_text, '')")
@@ -180,12 +171,14 @@ def _sql(template: str, now: datetime, **parts: str) -> str:
     return render(template, {"now": now}).format(**parts)
 
 
-def _plan(con: duckdb.DuckDBPyConnection, done: list[Done], now: datetime, *, resubmit: bool) -> list[str]:
+def _plan(con: duckdb.DuckDBPyConnection, done: list[Done], now: datetime, effects: EffectRegistry, *,
+          resubmit: bool) -> list[str]:
     rows = table_rows(con)
     present = {(r.command, r.status) for r in done}
     statuses = {r.status for r in done}
     out: list[str] = []
-    for command, effect in sorted(_EFFECTS.items()):
+    for effect in effects:
+        command = effect.command
         keys = [r.effect_key for r in done if r.command == command]
         if not keys:
             continue
@@ -210,20 +203,18 @@ def _plan(con: duckdb.DuckDBPyConnection, done: list[Done], now: datetime, *, re
     return out
 
 
-def statements(con: duckdb.DuckDBPyConnection, done: list[Done], now: datetime) -> list[str]:
+def statements(con: duckdb.DuckDBPyConnection, done: list[Done], now: datetime,
+               effects: EffectRegistry) -> list[str]:
     """The statements applying the effects of the rows of ``_tx_done`` (in the caller's open
     transaction, after the requests' own rows were updated)."""
-    return _plan(con, done, now, resubmit=False)
+    return _plan(con, done, now, effects, resubmit=False)
 
 
-def resubmit_statements(con: duckdb.DuckDBPyConnection, done: list[Done], now: datetime) -> list[str]:
+def resubmit_statements(con: duckdb.DuckDBPyConnection, done: list[Done], now: datetime,
+                        effects: EffectRegistry) -> list[str]:
     """Undo the failure effects for the requests in ``_tx_done``, which go to work again."""
-    return _plan(con, done, now, resubmit=True)
+    return _plan(con, done, now, effects, resubmit=True)
 
 
-# Registration hook: the Openet adaptor's BILL_CYCLE_CHANGE effects (engine/transmission/openet.py)
-# are registered wherever outcomes are applied. Last, as it imports this module's names.
-from engine.transmission import openet as _openet  # noqa: E402,F401
-
-__all__ = ["CONNECTION_TARGETS", "DONE_COLUMNS", "CommandEffect", "Done", "effect_key_sql", "register_effect",
-           "resubmit_statements", "statements"]
+__all__ = ["CONNECTION_TARGETS", "DONE_COLUMNS", "CommandEffect", "Done", "EffectRegistry", "effect_key_sql",
+           "resubmit_statements", "service_effect", "statements"]

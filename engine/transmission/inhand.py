@@ -18,11 +18,11 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
-from engine.transmission.model import Outcome
+from engine.transmission.model import Outcome, TransmissionQueue
 
 log = logging.getLogger("engine.transmission")
 
-#: calls a queue method by name, off the event loop: ``await call("record", batch, now=…)``
+#: runs a queue method off the event loop: ``await call(queue.record_outcomes, batch, now=…)``
 QueueCall = Callable[..., Awaitable[Any]]
 
 
@@ -31,8 +31,9 @@ def utcnow() -> datetime:
 
 
 class InHand:
-    def __init__(self, call: QueueCall, worker: str, *, lease_seconds: float, flush_seconds: float,
-                 flush_max: int, stats: Counter[str]) -> None:
+    def __init__(self, queue: TransmissionQueue, call: QueueCall, worker: str, *, lease_seconds: float,
+                 flush_seconds: float, flush_max: int, stats: Counter[str]) -> None:
+        self._queue = queue
         self._call = call
         self.worker = worker
         self.lease_seconds = lease_seconds
@@ -59,7 +60,7 @@ class InHand:
                 return True
             batch, self.pending = self.pending, []
             try:
-                applied = await self._call("record", batch, now=utcnow())
+                applied = await self._call(self._queue.record_outcomes, batch, now=utcnow())
             except Exception as exc:
                 self.pending[:0] = batch
                 self.stats["flush_errors"] += 1
@@ -90,7 +91,7 @@ class InHand:
             if not held:
                 continue
             try:
-                kept = await self._call("renew", self.worker, held, self.lease_seconds, utcnow())
+                kept = await self._call(self._queue.renew_leases, self.worker, held, self.lease_seconds, utcnow())
                 self.stats["renewals"] += 1
                 if kept < len(held):
                     log.info("%s: %d of %d leases renewed (the others were recorded meanwhile, or lost)",
@@ -108,7 +109,7 @@ class InHand:
         unsent = sorted(self.held - {o.request_id for o in self.pending})
         if unsent:
             try:
-                self.stats["released"] += await self._call("release", self.worker, unsent, utcnow())
+                self.stats["released"] += await self._call(self._queue.release_requests, self.worker, unsent, utcnow())
             except Exception as exc:
                 log.warning("%s: releasing %d requests failed (their leases will expire): %s", self.worker,
                             len(unsent), exc)

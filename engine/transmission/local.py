@@ -1,5 +1,6 @@
-"""The queue in this process: :class:`LocalQueue` wraps a DuckDB connection (tests, benchmark,
-a single-process engine). The Ray actor passes a facade over the Store actor instead.
+"""The request log in this process: :class:`LocalQueue` is the Store's own request methods over
+a DuckDB connection, without the rest of the Store (tests, benchmark). The Ray actor passes the
+Store actor's client instead; both are a :class:`~engine.transmission.model.TransmissionQueue`.
 
 Thread-safe: every call runs on the queue's own cursor under a lock, one transaction each, so
 an adaptor's executor thread and the caller's thread can use it at once.
@@ -7,64 +8,21 @@ an adaptor's executor thread and the caller's thread can use it at once.
 
 from __future__ import annotations
 
-import threading
-from datetime import datetime
-from typing import Any
-
 import duckdb
 
-from engine.transmission import queue
-from engine.transmission.model import Chain, Outcome
+from engine.schedule.clock import system_clock
+from engine.store.services.requests import RequestService
+from engine.transmission.effects import EffectRegistry
 
 
-class LocalQueue:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con.cursor()
-        self._lock = threading.Lock()
-
-    def claim(self, *, target: str, worker: str, max_chains: int, lease_seconds: float,
-              now: datetime) -> list[Chain]:
-        with self._lock:
-            return queue.claim(self._con, target=target, worker=worker, max_chains=max_chains,
-                               lease_seconds=lease_seconds, now=now)
-
-    def record(self, outcomes: list[Outcome], *, now: datetime) -> int:
-        with self._lock:
-            return queue.record(self._con, outcomes, now=now)
-
-    def renew(self, worker: str, request_ids: list[int], lease_seconds: float, now: datetime) -> int:
-        with self._lock:
-            return queue.renew(self._con, worker, request_ids, lease_seconds, now)
-
-    def release(self, worker: str, request_ids: list[int], now: datetime) -> int:
-        with self._lock:
-            return queue.release(self._con, worker, request_ids, now)
-
-    # operator actions and views, for the same callers
-    def resubmit(self, request_id: int, reason: str, actor: str, now: datetime) -> dict[str, Any]:
-        with self._lock:
-            return queue.resubmit(self._con, request_id, reason, actor, now)
-
-    def close(self, request_id: int, reason: str, actor: str, now: datetime) -> dict[str, Any]:
-        with self._lock:
-            return queue.close(self._con, request_id, reason, actor, now)
-
-    def show_request(self, request_id: int) -> dict[str, Any]:
-        with self._lock:
-            return queue.show_request(self._con, request_id)
-
-    def list_requests(self, **filters: Any) -> list[dict[str, Any]]:
-        with self._lock:
-            return queue.list_requests(self._con, **filters)
-
-    def queue_depths(self) -> dict[str, dict[str, int]]:
-        with self._lock:
-            return queue.queue_depths(self._con)
+class LocalQueue(RequestService):
+    def __init__(self, con: duckdb.DuckDBPyConnection, effects: EffectRegistry | None = None) -> None:
+        self._init_base(con, system_clock)
+        self._init_requests(effects)
 
     def dispose(self) -> None:
         """Close the queue's cursor (not the connection it was made from)."""
-        with self._lock:
-            self._con.close()
+        self._close_requests()
 
 
 __all__ = ["LocalQueue"]

@@ -2,9 +2,8 @@
 
 Everything here is plain, picklable data: a :class:`Chain` travels from the Store process to an
 adaptor, an :class:`Outcome` back. The adaptor reaches the queue only through
-:class:`TransmissionQueue` (the Store-side functions of :mod:`engine.transmission.queue`
-minus their connection argument), so the Ray actor can hand it a facade over the Store actor
-and tests an in-process :class:`engine.transmission.local.LocalQueue`.
+:class:`TransmissionQueue` (the Store's request methods), so the Ray actor can hand it the Store
+actor's client and tests an in-process :class:`engine.transmission.local.LocalQueue`.
 """
 
 from __future__ import annotations
@@ -97,16 +96,18 @@ class HttpCall:
 
 @runtime_checkable
 class TransmissionQueue(Protocol):
-    """The Store-side queue as an adaptor sees it (each call is one Store transaction)."""
+    """The Store-side queue as an adaptor sees it (each call is one Store transaction): the
+    Store's request methods (engine/store/services/requests.py), in-process or through the
+    Store actor's client."""
 
-    def claim(self, *, target: str, worker: str, max_chains: int, lease_seconds: float,
-              now: datetime) -> list[Chain]: ...
+    def claim_requests(self, *, target: str, worker: str, max_chains: int, lease_seconds: float,
+                       now: datetime) -> list[Chain]: ...
 
-    def record(self, outcomes: list[Outcome], *, now: datetime) -> int: ...
+    def record_outcomes(self, outcomes: list[Outcome], *, now: datetime) -> int: ...
 
-    def renew(self, worker: str, request_ids: list[int], lease_seconds: float, now: datetime) -> int: ...
+    def renew_leases(self, worker: str, request_ids: list[int], lease_seconds: float, now: datetime) -> int: ...
 
-    def release(self, worker: str, request_ids: list[int], now: datetime) -> int: ...
+    def release_requests(self, worker: str, request_ids: list[int], now: datetime) -> int: ...
 
 
 __all__ = [

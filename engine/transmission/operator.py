@@ -20,7 +20,9 @@ from typing import Any
 import duckdb
 
 from engine.errors import NotFound, UsageError
-from engine.transmission import effects
+from engine.transmission.builtins import builtin_effects
+from engine.transmission.effects import DONE_COLUMNS, Done, EffectRegistry, effect_key_sql, resubmit_statements
+from engine.transmission.effects import statements as effect_statements
 from engine.transmission.sql import NEW_KEY_NOTE, run, statements, transaction
 
 RESUBMITTABLE = ("NR", "NF", "PE", "NE")
@@ -41,11 +43,12 @@ LEFT JOIN actioned_items a ON a.action_item_number = r.action_item_number
 LEFT JOIN workflow_events e ON e.event_id = a.event_id
 WHERE r.request_id = $id
 """
-_DONE_ROWS = f"SELECT {effects.DONE_COLUMNS} FROM _tx_done"
+_DONE_ROWS = f"SELECT {DONE_COLUMNS} FROM _tx_done"
 
 
-def _done_row_sql() -> str:
-    return _DONE_ROW.format(effect_key=effects.effect_key_sql("r"))
+def _done_row_sql(effects: EffectRegistry) -> str:
+    return _DONE_ROW.format(effect_key=effect_key_sql("r", effects))
+
 
 _NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 FROM network_request_history WHERE request_id = $id"
 
@@ -65,9 +68,11 @@ def _row(con: duckdb.DuckDBPyConnection, request_id: int) -> dict[str, Any]:
 
 
 def resubmit(con: duckdb.DuckDBPyConnection, request_id: int, reason: str, actor: str,
-             now: datetime) -> dict[str, Any]:
+             now: datetime, effects: EffectRegistry | None = None) -> dict[str, Any]:
     """Send an unresolved request (NR/NF/PE/NE) again: back to UN with attempts reset; its
-    actioned item goes back to SENT_TO_NETWORK, its event to OPEN, its subscription to PENDING."""
+    actioned item goes back to SENT_TO_NETWORK, its event to OPEN, its subscription to PENDING
+    (and its command's own effects undone: ``effects``, default the built-ins)."""
+    effects = builtin_effects() if effects is None else effects
     if not reason or not reason.strip():
         raise UsageError("a resubmit needs a reason (it is kept in the request's history)")
     with transaction(con, f"resubmit request {request_id}"):
@@ -84,23 +89,24 @@ def resubmit(con: duckdb.DuckDBPyConnection, request_id: int, reason: str, actor
         note = f"{NEW_KEY_NOTE}: {reason}" if new_key else f"resubmitted: {reason}"
         params = {"id": request_id, "now": now, "actor": actor, "note": f"{note} (was {was})",
                   "status": "UN"}
-        run(con, statements((_done_row_sql(), f"""
+        run(con, statements((_done_row_sql(effects), f"""
             INSERT INTO network_request_history (request_id, seq, status, changed_at, actor, note)
             VALUES ($id, ({_NEXT_SEQ}), 'UN', $now, $actor, $note);
             UPDATE network_requests SET status = 'UN', attempts = 0, claimed_by = NULL, lease_until = NULL,
                 completed_at = NULL, response = NULL, error_code = NULL, error_text = NULL, updated_at = $now
             WHERE request_id = $id
         """), params))  # fmt: skip
-        done = [effects.Done(*r) for r in con.execute(_DONE_ROWS).fetchall()]
-        run(con, effects.resubmit_statements(con, done, now))
+        done = [Done(*r) for r in con.execute(_DONE_ROWS).fetchall()]
+        run(con, resubmit_statements(con, done, now, effects))
         return _row(con, request_id)
 
 
 def close(con: duckdb.DuckDBPyConnection, request_id: int, reason: str, actor: str,
-          now: datetime) -> dict[str, Any]:
+          now: datetime, effects: EffectRegistry | None = None) -> dict[str, Any]:
     """Mark an unresolved request done (NC) by hand: it unblocks the next request of its
-    subscription and has the effects of an NC (actioned item COMPLETE, …). Not while a worker
-    holds it under a live lease."""
+    subscription and has the effects of an NC (actioned item COMPLETE, …; ``effects``, default
+    the built-ins). Not while a worker holds it under a live lease."""
+    effects = builtin_effects() if effects is None else effects
     if not reason or not reason.strip():
         raise UsageError("a close needs a reason (it is kept in the request's history)")
     with transaction(con, f"close request {request_id}"):
@@ -114,16 +120,16 @@ def close(con: duckdb.DuckDBPyConnection, request_id: int, reason: str, actor: s
                 hint="stop that adaptor or wait for the request to finish, then close it")
         text = f"closed by operator: {reason}"
         params = {"id": request_id, "now": now, "actor": actor, "note": text, "status": "NC"}
-        run(con, statements((_done_row_sql(), f"""
+        run(con, statements((_done_row_sql(effects), f"""
             INSERT INTO network_request_history (request_id, seq, status, changed_at, actor, note)
             VALUES ($id, ({_NEXT_SEQ}), 'NC', $now, $actor, $note);
             UPDATE network_requests SET status = 'NC', claimed_by = NULL, lease_until = NULL,
                 completed_at = $now, error_text = $note, updated_at = $now
             WHERE request_id = $id
         """), params))  # fmt: skip
-        done = [effects.Done(*r) for r in con.execute(_DONE_ROWS).fetchall()]
+        done = [Done(*r) for r in con.execute(_DONE_ROWS).fetchall()]
         # an ERROR event / FAILED subscription is open again, then the effects of an NC
-        run(con, effects.resubmit_statements(con, done, now) + effects.statements(con, done, now))
+        run(con, resubmit_statements(con, done, now, effects) + effect_statements(con, done, now, effects))
         return _row(con, request_id)
 
 

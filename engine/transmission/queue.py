@@ -33,7 +33,9 @@ from datetime import datetime, timedelta
 import duckdb
 import pyarrow as pa
 
-from engine.transmission import effects
+from engine.transmission.builtins import builtin_effects
+from engine.transmission.effects import DONE_COLUMNS, Done, EffectRegistry, effect_key_sql
+from engine.transmission.effects import statements as effect_statements
 from engine.transmission.model import (
     CLAIMED_STATUSES, OPEN_STATUSES, OUTCOME_STATUSES, Chain, Outcome, RequestRow,
 )  # fmt: skip
@@ -175,7 +177,7 @@ LEFT JOIN actioned_items a ON a.action_item_number = r.action_item_number
 LEFT JOIN workflow_events e ON e.event_id = a.event_id
 WHERE r.claimed_by = o.worker AND r.status IN ({_CLAIMED})
 """
-_DONE_ROWS = f"SELECT {effects.DONE_COLUMNS} FROM _tx_done"
+_DONE_ROWS = f"SELECT {DONE_COLUMNS} FROM _tx_done"
 
 _HISTORY_KNOWN = """
 INSERT INTO network_request_history (request_id, seq, status, changed_at, actor, note)
@@ -202,7 +204,7 @@ FROM _tx_done d WHERE r.request_id = d.request_id
 
 
 def _outcome_tables(outcomes: list[Outcome]) -> tuple[pa.Table, pa.Table]:
-    columns = {name: [] for name in _OUTCOME_SCHEMA.names}
+    columns: dict[str, list] = {name: [] for name in _OUTCOME_SCHEMA.names}
     steps: dict[str, list] = {name: [] for name in _STEP_SCHEMA.names}
     for o in outcomes:
         for name, value in (("request_id", o.request_id), ("worker", o.worker), ("status", o.status),
@@ -220,12 +222,15 @@ def _outcome_tables(outcomes: list[Outcome]) -> tuple[pa.Table, pa.Table]:
     return pa.table(columns, schema=_OUTCOME_SCHEMA), pa.table(steps, schema=_STEP_SCHEMA)
 
 
-def record(con: duckdb.DuckDBPyConnection, outcomes: list[Outcome], *, now: datetime) -> int:
-    """Apply a batch of outcomes and their effects in one transaction; returns how many applied.
+def record(con: duckdb.DuckDBPyConnection, outcomes: list[Outcome], *, now: datetime,
+           effects: EffectRegistry | None = None) -> int:
+    """Apply a batch of outcomes and their effects (``effects``, default the built-ins) in one
+    transaction; returns how many applied.
 
     Runs in the Store process. An outcome whose request is no longer claimed by its worker
     (the lease expired and another worker took it, or it was recorded already) is ignored.
     """
+    effects = builtin_effects() if effects is None else effects
     if not outcomes:
         return 0
     if len({o.request_id for o in outcomes}) < len(outcomes):  # one outcome a request: the last
@@ -237,14 +242,14 @@ def record(con: duckdb.DuckDBPyConnection, outcomes: list[Outcome], *, now: date
     table, steps = _outcome_tables(outcomes)
     what = "record network outcomes"
     with registered(con, "_tx_outcomes", table), registered(con, "_tx_steps", steps):
-        accept = _ACCEPT.format(effect_key=effects.effect_key_sql("r"))
+        accept = _ACCEPT.format(effect_key=effect_key_sql("r", effects))
         done = script(con, [accept], what=what, commit=False, tail=_DONE_ROWS).fetchall()
         if not done:
             rollback(con)
             return 0
         history = _HISTORY_KNOWN if all(o.history_seq is not None for o in outcomes) else _HISTORY_LOOKUP
         sql = statements([history, _UPDATE], {"now": now})
-        sql += effects.statements(con, [effects.Done(*row) for row in done], now)
+        sql += effect_statements(con, [Done(*row) for row in done], now, effects)
         script(con, sql, what=what, begin=False)
     return len(done)
 
