@@ -3,17 +3,25 @@ DuckDB's parse tree), and nothing they name can write, read a setting or leave t
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from engine.config import NotifyConfig, ProbeConfig
+from engine.config import NotifyConfig, ProbeConfig, load_config
 from engine.probes.clock import ManualClock
+from engine.probes.kinds import KINDS, ProbeKind
 from engine.probes.runner import ProbeRunner
 from engine.probes.sql_policy import ALLOWED_FUNCTIONS, ALLOWED_TABLE_FUNCTIONS
 from engine.store import connect
+from engine.store.store import Store
+from jobs.registry import default_registry
+
+RUNAWAY = "SELECT count(*) FROM range(100000000000)"
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -25,8 +33,9 @@ def con(tmp_path: Path):
     con.close()
 
 
-def run_query(con, tmp_path: Path, query: str):
-    r = ProbeRunner(con, {"q": ProbeConfig(type="SQL", query=query, severe=1e18, recipients=("log:",))},
+def run_query(con, tmp_path: Path, query: str, timeout_seconds: float = 5.0):
+    r = ProbeRunner(con, {"q": ProbeConfig(type="SQL", query=query, severe=1e18, recipients=("log:",),
+                                           timeout_seconds=timeout_seconds)},
                     NotifyConfig(), tmp_path, clock=ManualClock(T0))
     r.sync()
     return r.run("q")
@@ -106,3 +115,85 @@ def test_the_allow_list_has_no_function_with_side_effects():
         known = {name for (name,) in scratch.execute("SELECT DISTINCT function_name FROM duckdb_functions()").fetchall()}
     assert not (ALLOWED_FUNCTIONS | ALLOWED_TABLE_FUNCTIONS) & effects
     assert (ALLOWED_FUNCTIONS | ALLOWED_TABLE_FUNCTIONS) <= known  # no name DuckDB does not have
+
+
+# ---------------------------------------------------------------------------------- time limits
+
+
+def test_a_runaway_query_is_interrupted_at_its_time_limit(con, tmp_path):
+    started = time.monotonic()
+    run = run_query(con, tmp_path, RUNAWAY, timeout_seconds=1.0)
+    took = time.monotonic() - started
+    assert run.outcome == "probe failed" and "time limit of 1 s" in run.error, run.error
+    assert "probes.q.timeout_seconds" in run.error and took < 5, took
+    assert run_query(con, tmp_path, "SELECT count(*) FROM probes").outcome == "success"  # the connection is fine
+
+
+def test_a_built_in_probe_has_a_time_limit_too(con, tmp_path, monkeypatch):
+    def slow(cur, p, now):  # a built-in kind whose query runs away (e.g. on a huge table)
+        cur.execute(RUNAWAY).fetchall()
+        return []
+
+    monkeypatch.setitem(KINDS, "job_error_ratio", ProbeKind("Normal", slow))
+    probe = ProbeConfig(type="Normal", kind="job_error_ratio", warning=0.1, recipients=("log:",), timeout_seconds=1.0)
+    r = ProbeRunner(con, {"jobs": probe}, NotifyConfig(), tmp_path, clock=ManualClock(T0))
+    r.sync()
+    started = time.monotonic()
+    run = r.run("jobs")
+    assert run.outcome == "probe failed" and "time limit of 1 s" in run.error and time.monotonic() - started < 5
+
+
+@pytest.fixture
+def store(home):
+    store = Store(home / "data" / "cmp.duckdb", jobs=default_registry())
+    yield store
+    store.close()
+
+
+def probes_config(home: Path, **probes: ProbeConfig):
+    return dataclasses.replace(load_config(home, env={}), probes=probes)
+
+
+def test_a_running_probe_holds_up_no_other_store_call(store, home):
+    config = probes_config(home, runaway=ProbeConfig(type="SQL", query=RUNAWAY, severe=1, recipients=("log:",),
+                                                     timeout_seconds=4.0),
+                           honest=ProbeConfig(type="SQL", query="SELECT count(*) FROM probes", severe=100,
+                                              recipients=("log:",)))
+    runaway: list = []
+    thread = threading.Thread(target=lambda: runaway.extend(store.run_probes(config, ["runaway"])))
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.5)  # the runaway query is running
+    (honest,) = store.run_probes(config, ["honest"])
+    store.list_batches()
+    assert honest["outcome"] == "success" and time.monotonic() - started < 3.0
+    assert thread.is_alive()  # still running beside it
+    thread.join(15)
+    took = time.monotonic() - started
+    assert runaway[0]["outcome"] == "probe failed" and "time limit of 4 s" in runaway[0]["error"]
+    assert 4.0 <= took < 8.0, took
+
+
+def test_runs_of_different_probes_side_by_side_never_conflict(store, home):
+    names = [f"p{i}" for i in range(6)]
+    config = probes_config(home, **{n: ProbeConfig(type="SQL", query=f"SELECT {i} + count(*) FROM probes",
+                                                   warning=2, severe=4, recipients=("log:",))
+                                    for i, n in enumerate(names)})
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            for _ in range(5):
+                (doc,) = store.run_probes(config, [name])
+                assert doc["outcome"] != "probe failed", doc["error"]
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in names + names[:2]]  # two probes twice at once
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    history = store.probe_history(limit=1000)
+    assert sorted({h["probe"] for h in history}) == names and len(history) == 40
