@@ -21,7 +21,7 @@ from engine.store import connect
 from engine.store.store import Store
 from jobs.registry import default_registry
 
-RUNAWAY = "SELECT count(*) FROM range(100000000000)"
+RUNAWAY = "SELECT count(*) FROM range(100000000000000)"
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
