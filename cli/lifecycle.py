@@ -135,6 +135,9 @@ def submit(
 
     config = home_config(home)
     run = source.runtime().read_run(config)
+    if not address and run is not None and run.owned and not run.dashboard_url:
+        raise EngineNotRunning("this engine's Ray dashboard is not running (the Jobs API is part of it)",
+                               hint=f"see {config.home / 'run' / 'ray-head.log'}, or give --address")
     target = address or (run.dashboard_url if run and run.dashboard_url else "") or \
         f"http://{config.ray.dashboard_host}:{config.ray.dashboard_port}"
     sub = jobs_api.submit(target, job, parse_params(param), key or f"submit:{uuid.uuid4()}",

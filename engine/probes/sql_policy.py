@@ -22,6 +22,10 @@ statement (``json_serialize_sql``) is walked before anything runs, and it may na
 * expressions and table references of the kinds in :data:`EXPRESSION_CLASSES` and
   :data:`TABLE_REFS` (no ``DESCRIBE``/``SUMMARIZE``/``SHOW``).
 
+A name DuckDB finds in no catalog would fall back to a Python replacement scan of the calling
+frame's variables: the relation rule leaves only CTE names for that, and the query is run from
+``sql_reading``, whose variables hold no data frame or Arrow table (it gets a binder error).
+
 What is enforced elsewhere: exactly one SELECT statement, run in a transaction that is always
 rolled back, on its own cursor, under a time limit after which it is interrupted
 (engine/probes/sql_probe.py, engine/probes/runner.py).
