@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -17,20 +16,12 @@ from engine.probes.clock import ManualClock
 from engine.probes.kinds import KINDS, ProbeKind
 from engine.probes.runner import ProbeRunner
 from engine.probes.sql_policy import ALLOWED_FUNCTIONS, ALLOWED_TABLE_FUNCTIONS
-from engine.store import connect
 from engine.store.store import Store
 from jobs.registry import default_registry
 
+from tests.test_probes import T0, con  # noqa: F401  (con: the fixture, a real DuckDB file)
+
 RUNAWAY = "SELECT count(*) FROM range(100000000000000)"
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    con = connect(tmp_path / "cmp.duckdb")
-    yield con
-    con.close()
 
 
 def run_query(con, tmp_path: Path, query: str, timeout_seconds: float = 5.0):
