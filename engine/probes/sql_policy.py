@@ -127,7 +127,8 @@ def check_probe_query(query: str, engine: frozenset[str], others: frozenset[str]
 
 def parse(query: str) -> dict[str, Any]:
     with duckdb.connect() as scratch:  # parsing needs no data: never the Store's connection
-        tree = json.loads(scratch.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
+        (raw,) = scratch.execute("SELECT json_serialize_sql(?)", [query]).fetchall()[0]
+    tree = json.loads(raw)
     if tree.get("error"):
         raise UsageError(f"probe query does not parse: {tree.get('error_message', '?')}",
                          hint="fix the query in [probes.<name>] query")

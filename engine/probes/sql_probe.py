@@ -31,7 +31,7 @@ def check_read_only(query: str, con: duckdb.DuckDBPyConnection) -> None:
         raise UsageError(f"a probe query must be exactly one SELECT statement, got {kinds}",
                          hint="probes only read: write it as SELECT … returning one number")
     engine, others = catalog_names(con)
-    (database,) = con.execute("SELECT current_database()").fetchone()
+    (database,) = con.execute("SELECT current_database()").fetchall()[0]
     check_probe_query(query, engine, others, database)
 
 
