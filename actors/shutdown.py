@@ -31,7 +31,6 @@ from ray.exceptions import RayError
 
 from actors import names
 from actors.clients import ActorClient, Pending, StoreClient, nowait, with_timeout
-from actors.supervisor import NAME as SUPERVISOR
 from engine.config import Config
 from engine.errors import EngineError, StoreBusy
 
@@ -58,7 +57,7 @@ def drain_engine(config: Config) -> StopReport:
     deadlines = config.shutdown
     ns = config.ray.namespace
     report = StopReport()
-    ask_then_kill(report, _running([SUPERVISOR], ns), "stop_watching", deadlines.supervisor_seconds)
+    ask_then_kill(report, _running([names.SUPERVISOR], ns), "stop_watching", deadlines.supervisor_seconds)
     workers = [names.SCHEDULER, names.PROBES, *(spec.actor_name for spec in names.DAEMONS)]
     ask_then_kill(report, _running(workers, ns), "stop", deadlines.daemons_seconds)
     store = _running([names.STORE], ns)

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NAME = "Supervisor"
+NAME = names.SUPERVISOR
 
 
 def members(handles: Any) -> dict[str, ActorHandle]:
