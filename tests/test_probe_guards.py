@@ -120,6 +120,14 @@ def test_a_runaway_query_is_interrupted_at_its_time_limit(con, tmp_path):
     assert run_query(con, tmp_path, "SELECT count(*) FROM probes").outcome == "success"  # the connection is fine
 
 
+def test_a_probe_without_recipients_fails_quietly_into_its_history(con, tmp_path):
+    r = ProbeRunner(con, {"q": ProbeConfig(type="SQL", query="SELECT nextval('seq_batch')", severe=1, recipients=())},
+                    NotifyConfig(), tmp_path, clock=ManualClock(T0))
+    r.sync()
+    run = r.run("q")  # its failure event has nobody to tell: recorded, not raised
+    assert run.outcome == "probe failed" and run.events[0]["deliveries"] == []
+
+
 def test_a_built_in_probe_has_a_time_limit_too(con, tmp_path, monkeypatch):
     def slow(cur, p, now):  # a built-in kind whose query runs away (e.g. on a huge table)
         cur.execute(RUNAWAY).fetchall()

@@ -198,9 +198,10 @@ class ProbeRunner:
                "severity": event.severity, "value": event.value, "message": event.message,
                "at": event.at.isoformat(), "stage": p.stage, "category": p.category, "type": p.type}
         deliveries = [deliver(recipient, doc, self.notify, self.home) for recipient in p.recipients]
-        self.con.executemany(
-            "INSERT INTO notifications (alert_id, event, recipient, sent_at, ok, error) VALUES (?, ?, ?, ?, ?, ?)",
-            [(event.alert_id, event.event, d.recipient, event.at, d.ok, d.error) for d in deliveries])
+        if deliveries:  # recipients = [] is allowed (history only); DuckDB refuses an empty executemany
+            self.con.executemany(
+                "INSERT INTO notifications (alert_id, event, recipient, sent_at, ok, error) VALUES (?, ?, ?, ?, ?, ?)",
+                [(event.alert_id, event.event, d.recipient, event.at, d.ok, d.error) for d in deliveries])
         return {**doc, "deliveries": [asdict(d) for d in deliveries]}
 
 
