@@ -13,7 +13,7 @@ import ray
 from ray.actor import ActorHandle
 
 from actors import names
-from actors.clients import ActorClient, StoreClient, actor, daemon_client
+from actors.clients import StoreClient, actor, daemon_client
 from actors.coordinator import LoadCoordinator
 from actors.extract_daemon import ExtractDaemonActor
 from actors.load_daemon import LoadDaemonActor
@@ -24,7 +24,7 @@ from actors.transmission_daemon import TransmissionDaemonActor
 from engine import telemetry
 from engine.config import Config
 from engine.daemons import DAEMONS, EXTRACT, LOAD, TRANSMISSION, Daemon, DaemonKind
-from engine.errors import EngineError
+from engine.errors import StoreBusy
 
 #: The actor class of each kind of daemon; the daemons themselves are the rows of engine/daemons.py.
 #: (Any: a class made by @ray.remote has no static type that knows .options.)
@@ -111,46 +111,13 @@ def find_engine(config: Config) -> EngineHandles:
 
 
 def stop_engine(config: Config) -> list[str]:
-    """Stop the scheduler and probes (no new work), then the daemons (each finishes the file or
-    request in hand), then the coordinator and the Store (it lets a running job finish)."""
-    ns = config.ray.namespace
-    stopped = [name for name in (names.SCHEDULER, names.PROBES) if _stop(name, ns, "stop", 120)]
-    stopped += [spec.actor_name for spec in DAEMONS if _stop(spec.actor_name, ns, "stop", 600)]
-    stopped += [name for name in (names.COORDINATOR,) if _stop(name, ns, None, 0)]
-    stopped += [name for name in (names.STORE,) if _stop(name, ns, "close", 900, quiet=False)]
-    wait_until_gone(stopped, ns)
-    return stopped
+    """Stop every engine actor (actors/shutdown.py: in order, each step with a deadline); the
+    names stopped or killed. Raises StoreBusy when the Store had to be killed: its database was
+    not checkpointed (DuckDB replays the log at the next open, but the caller should know)."""
+    from actors.shutdown import drain_engine
 
-
-def _stop(name: str, namespace: str, method: str | None, timeout: float, *, quiet: bool = True) -> bool:
-    """Ask the named actor to ``method`` (if any), then kill it for good; False if not running.
-
-    ``quiet``: an actor that cannot answer is killed all the same; the Store's shutdown error is
-    raised instead (its database may need attention)."""
-    try:
-        handle = ray.get_actor(name, namespace=namespace)
-    except ValueError:
-        return False
-    try:
-        if method:
-            getattr(ActorClient(handle, timeout=timeout, actor=name), method)()
-    except EngineError:
-        if not quiet:
-            raise
-    finally:
-        ray.kill(handle, no_restart=True)
-    return True
-
-
-def wait_until_gone(actor_names: list[str], namespace: str, timeout: float = 30.0) -> None:
-    """ray.kill is asynchronous: wait until the names are free for a new engine."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    for name in actor_names:
-        while time.monotonic() < deadline:
-            try:
-                ray.get_actor(name, namespace=namespace)
-            except ValueError:
-                break
-            time.sleep(0.1)
+    report = drain_engine(config)
+    store = [k for k in report.killed if k.startswith(f"{names.STORE}:")]
+    if store:
+        raise StoreBusy(f"{store[0]} (the database was not checkpointed)", hint="see the Store's log")
+    return report.names

@@ -15,5 +15,6 @@ STORE = "Store"
 COORDINATOR = "Load/Coordinator"
 SCHEDULER = "Scheduler"
 PROBES = "Probes"
+SUPERVISOR = "Supervisor"
 
-__all__ = ["COORDINATOR", "DAEMONS", "DaemonSpec", "PROBES", "SCHEDULER", "STORE", "daemon"]
+__all__ = ["COORDINATOR", "DAEMONS", "DaemonSpec", "PROBES", "SCHEDULER", "STORE", "SUPERVISOR", "daemon"]

@@ -11,19 +11,23 @@ on one of its threads.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import ray
 
 from actors import metrics
-from engine import telemetry
+from engine import permissions, telemetry
 from engine.reconcile.partition import LocalExecutor, PartitionExecutor
 from engine.store.store import Store
 from engine.transmission.model import Chain, Outcome
 from jobs.registry import default_registry
+
+log = logging.getLogger(__name__)
 
 
 def partition_executor(partitions: int) -> PartitionExecutor:
@@ -52,6 +56,10 @@ class StoreActor(Store, ProcessInfo):
     def __init__(self, db_path: str, tracing: telemetry.Settings | None = None):
         if tracing is not None:  # jobs run here: their spans are exported from this process
             telemetry.configure(tracing, component="store")
+        # DuckDB creates its write-ahead log (and spill files) with the process's umask, not the
+        # database's mode (measured: 0644 next to a 0600 file): this process makes only private files.
+        os.umask(0o077)
+        permissions.enforce(permissions.database_exposures(Path(db_path)), warn=log.warning)
         super().__init__(db_path, jobs=default_registry(partition_executor=partition_executor))
         self._targets: dict[str, str] = {}  # worker → target, for the request metrics
         self._targets_lock = threading.Lock()

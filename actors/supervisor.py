@@ -39,14 +39,14 @@ from actors import names
 from actors.clients import StoreClient, daemon_client, ping, typed
 from actors.placement import pinned, this_node
 from engine.config import Config
-from engine.errors import EngineError, EngineNotRunning, StoreBusy, TransientError
+from engine.errors import EngineError, StoreBusy, TransientError
 
 if TYPE_CHECKING:
     from actors.engine import EngineHandles
 
 log = logging.getLogger(__name__)
 
-NAME = "Supervisor"
+NAME = names.SUPERVISOR
 
 
 def members(handles: Any) -> dict[str, ActorHandle]:
@@ -244,63 +244,3 @@ def supervisor_report(config: Config, timeout: float = 30.0) -> list[dict[str, A
     except ValueError:
         return None
     return typed(sup, Supervisor, timeout=timeout, actor=NAME).report()
-
-
-def drain_engine(config: Config) -> list[str]:
-    """Stop everything cleanly, in order, with nothing left half done.
-
-    1. the Supervisor stops watching (so it restarts nothing) and goes;
-    2. every daemon stops: a Load daemon finishes the file in hand (archived or quarantined,
-       never half written); a Transmission daemon finishes its calls in flight and releases what
-       it claimed but did not send;
-    3. claims still held (a daemon that could not drain in time) are released to UN;
-    4. ``stop_engine`` stops the rest: the Store finishes a running job and checkpoints.
-    """
-    from actors.engine import find_engine, stop_engine, wait_until_gone
-
-    ns = config.ray.namespace
-    stopped = []
-    try:
-        sup = ray.get_actor(NAME, namespace=ns)
-    except ValueError:
-        sup = None
-    if sup is not None:
-        try:
-            typed(sup, Supervisor, timeout=120, actor=NAME).stop_watching()
-        except (EngineError, RayError):
-            pass  # a supervisor that cannot answer is killed all the same
-        ray.kill(sup, no_restart=True)
-        stopped.append(NAME)
-    try:
-        handles = find_engine(config)
-    except EngineNotRunning:
-        handles = None
-    if handles is not None:
-        for role, handle in handles.daemons.items():
-            try:
-                daemon_client(handle, timeout=600, actor=role).stop()
-            except (EngineError, RayError):
-                pass
-            ray.kill(handle, no_restart=True)
-            stopped.append(names.daemon(role).actor_name if role in {d.config_name for d in names.DAEMONS} else role)
-        release_claims(handles.store_client)
-    stopped += [n for n in stop_engine(config) if n not in stopped]
-    wait_until_gone([NAME], ns)
-    return stopped
-
-
-def release_claims(store: StoreClient) -> int:
-    """Give every request still claimed (PR/NS) back to work (UN), per worker, with history rows.
-
-    Runs once all Transmission daemons are stopped, so no claim belongs to a live worker.
-    """
-    released = 0
-    claimed: dict[str, list[int]] = {}
-    for status in ("PR", "NS"):
-        for row in store.list_requests(status=status, limit=10_000_000):
-            if row["claimed_by"]:  # NS without a claim: sent by file, waiting for the partner's answer
-                claimed.setdefault(row["claimed_by"], []).append(row["request_id"])
-    now = datetime.now(timezone.utc)
-    for worker, ids in claimed.items():
-        released += store.release_requests(worker, ids, now)
-    return released

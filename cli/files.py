@@ -27,16 +27,21 @@ IdentityOpt = Annotated[
 
 
 def init(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
-    """Create a home: config with defaults, an identity + recipient pair, the database, the folders."""
+    """Create a home: config with defaults, an identity + recipient pair, the database, the folders.
+
+    The home is made 0700 and cmp.toml, the keys and the database 0600; in an existing home,
+    looser modes are tightened (listed under "tightened")."""
     from engine.home import init_home
 
     result = init_home(home_dir(home))
-    doc = {"home": str(result.home), "created": list(result.created), "recipient": result.recipient}
+    doc = {"home": str(result.home), "created": list(result.created), "recipient": result.recipient,
+           "tightened": list(result.tightened)}
     if json_out:
         emit_json(doc)
         return
-    render_record({**doc, "created": ", ".join(result.created) or "nothing (already complete)"}, False,
-                  fields=("home", "recipient", "created"))
+    render_record({**doc, "created": ", ".join(result.created) or "nothing (already complete)",
+                   "tightened": ", ".join(result.tightened) or "nothing"}, False,
+                  fields=("home", "recipient", "created", "tightened"))
 
 
 @keys_app.command("generate")

@@ -15,7 +15,7 @@ from cli.exits import ExitCode, exit_with
 from cli.options import HomeOpt, JobArg, JsonOpt, ParamOpt, home_config, parse_params
 from cli.render import Column, emit_json, err, out, render, render_record, when
 from cli.tracing import trace_this_command
-from engine.errors import EngineError
+from engine.errors import EngineError, EngineNotRunning
 
 ACTOR_COLUMNS = (
     Column("name", lambda a: a["name"] or a["role"]), Column("state", "state"), Column("pid", "pid"),
@@ -31,8 +31,13 @@ def up(
     """Start (or connect to) Ray, then the Supervisor, which starts and watches the engine's actors."""
     from actors.supervisor import start_supervisor
 
+    from engine import permissions
+
     runtime = source.runtime()
     config = home_config(home)
+    # before anything starts: secrets others can read refuse, looser modes warn (engine/permissions.py)
+    permissions.enforce(permissions.exposures(config), warn=lambda line: err.print(f"cmpctl: warning: {line}",
+                                                                                    markup=False))
     run = runtime.read_run(config)
     if address or config.ray.address:
         run = runtime.connect(config, address or config.ray.address)
@@ -41,9 +46,14 @@ def up(
         try:
             run = runtime.connect(config) if run else None
         except EngineError:
+            if run.owned and runtime.head_alive(run):
+                raise EngineNotRunning(f"the Ray head this home started (pid {run.head_pid}) runs but does not answer",
+                                       hint="stop it with `cmpctl down`, then `cmpctl up`") from None
+            if run.owned:  # a head that died: what it left (workers in their own groups) goes too
+                runtime.stop_local_head(run, config.shutdown.ray_head_seconds)
             run = None  # a stale run file: start afresh
         if run is None:
-            run = runtime.start_local_head(config)
+            run = runtime.start_local_head(config, warn=lambda line: err.print(f"cmpctl: {line}", markup=False))
     runtime.write_run(config, run)
     start_supervisor(config)  # idempotent: a second `up` finds the running Supervisor
     daemons = source.store_of(config).list_daemons()
@@ -55,23 +65,39 @@ def up(
 
 
 def down(home: HomeOpt = None) -> None:
-    """Stop the engine cleanly: Supervisor, then daemons (file in hand finished, claims released), then Store."""
-    from actors.supervisor import drain_engine
+    """Stop the engine: Supervisor, then daemons (file in hand finished, claims released), then
+    Store; each step has a deadline ([shutdown]), after which what is left is killed (exit 1).
+    A Ray head that `up` started is gone afterwards, every process of it."""
+    from actors.shutdown import StopReport, drain_engine
 
     runtime = source.runtime()
     config = home_config(home)
     run = runtime.read_run(config)
+    owned = run is not None and run.owned
+    report: StopReport | None = None
     try:
         runtime.connect(config)
     except EngineError:
+        pass  # nothing to drain; an owned head's leftovers still go below
+    else:
+        try:
+            report = drain_engine(config)
+        finally:  # whatever the actors did, the head this home started does not outlive `down`
+            if owned:
+                runtime.stop_local_head(run, config.shutdown.ray_head_seconds)
+            runtime.clear_run(config)
+    if report is None:
+        leftovers = runtime.stop_local_head(run, config.shutdown.ray_head_seconds) if owned else []
         runtime.clear_run(config)
-        err.print("cmpctl: the engine is not running")
+        err.print("cmpctl: the engine is not running"
+                  + (f"; killed {len(leftovers)} leftover process(es) of its Ray head" if leftovers else ""))
         return
-    stopped = drain_engine(config)
-    if run and run.owned:
-        runtime.stop_local_head(run)
-    runtime.clear_run(config)
-    out.print("stopped " + (", ".join(stopped) if stopped else "nothing"))
+    out.print("stopped " + (", ".join(report.stopped) if report.stopped else "nothing")
+              + (f"; {report.released} claimed request(s) released to UN" if report.released else ""))
+    for line in report.killed + report.problems:
+        err.print(f"cmpctl: {line}", markup=False)
+    if not report.clean:
+        exit_with(ExitCode.FOUND_ERRORS)
 
 
 def status(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
@@ -109,6 +135,9 @@ def submit(
 
     config = home_config(home)
     run = source.runtime().read_run(config)
+    if not address and run is not None and run.owned and not run.dashboard_url:
+        raise EngineNotRunning("this engine's Ray dashboard is not running (the Jobs API is part of it)",
+                               hint=f"see {config.home / 'run' / 'ray-head.log'}, or give --address")
     target = address or (run.dashboard_url if run and run.dashboard_url else "") or \
         f"http://{config.ray.dashboard_host}:{config.ray.dashboard_port}"
     sub = jobs_api.submit(target, job, parse_params(param), key or f"submit:{uuid.uuid4()}",

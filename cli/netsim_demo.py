@@ -21,24 +21,33 @@ netsim_app = typer.Typer(help="The network simulator (OCS and Openet APIs) for t
 def netsim_serve(
     ctx: typer.Context,
     port: Annotated[int, typer.Option("--port", help="TCP port on 127.0.0.1 (0: a free one).")] = 0,
-    token: Annotated[str, typer.Option("--token", envvar="CMP_NETSIM_TOKEN", help="Bearer token clients must send.")] = "",
+    token_file: Annotated[Optional[Path], typer.Option("--token-file", help="File holding the bearer token clients must send (default: $CMP_NETSIM_TOKEN).", dir_okay=False)] = None,
     faults: Annotated[str, typer.Option("--faults", help="e.g. error=0.1,timeout=0.02,reject=0.01,latency_ms=5,seed=1")] = "",
     drop_dir: Annotated[Optional[Path], typer.Option("--drop-dir", help="Where to write Bill Cycle Change Response files.")] = None,
     recipient: Annotated[Optional[list[str]], typer.Option("--recipient", help="age1… recipient of those files (repeatable).")] = None,
 ) -> None:
-    """Serve netsim in the foreground until interrupted (other netsim flags pass through)."""
+    """Serve netsim in the foreground until interrupted (other netsim flags pass through).
+
+    The token never goes on the command line (``ps`` shows it to every user of the machine)."""
+    import os
+
+    from netsim import TOKEN_ENV
     from netsim.server import main as netsim_main
 
-    if not token:
-        raise UsageError("netsim needs --token (or CMP_NETSIM_TOKEN)")
-    argv = ["--port", str(port), f"--token={token}"]  # "=": a token may start with "-"
+    if "--token" in ctx.args or any(a.startswith("--token=") for a in ctx.args):
+        raise UsageError("--token on the command line is visible to every user (ps)",
+                         hint="put the token in a file (--token-file FILE) or in CMP_NETSIM_TOKEN")
+    token = os.environ.get("CMP_NETSIM_TOKEN", "")
+    if not token and token_file is None:
+        raise UsageError("netsim needs a token", hint="give --token-file FILE or set CMP_NETSIM_TOKEN")
+    argv = ["--port", str(port)] + (["--token-file", str(token_file)] if token_file else [])
     if faults:
         argv += ["--faults", faults]
     if drop_dir:
         argv += ["--drop-dir", str(drop_dir)]
     for r in recipient or []:
         argv += ["--recipient", r]
-    raise typer.Exit(netsim_main(argv + list(ctx.args)))
+    raise typer.Exit(netsim_main(argv + list(ctx.args), environ={TOKEN_ENV: token}))
 
 
 CHECK_COLUMNS = (

@@ -203,3 +203,8 @@ class NetworkTransientError(TransientError):
 
 class CommandBuildError(TerminalError):
     """The platform could not build the network command (status PE)."""
+
+
+class CertificateNotTrusted(TerminalError):
+    """A TLS server's certificate did not verify (unknown CA, self-signed, another host's name):
+    nothing was sent to it. Trust a private CA explicitly, or find out who answered."""

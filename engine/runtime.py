@@ -6,17 +6,16 @@ Everything else in engine/ is plain Python; actors/ wraps it. The address of the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 # Ray reads its auth mode when it is imported: the engine's clusters use token authentication
 # (the default of local clusters since Ray 2.59), so every process that joins one must say so
@@ -27,6 +26,7 @@ import ray  # noqa: E402
 
 from engine.config import Config
 from engine.errors import EngineNotRunning
+from engine.processes import end_session, live_session_members
 
 RUN_FILE = Path("run") / "ray.json"
 
@@ -60,14 +60,16 @@ def clear_run(config: Config) -> None:
     run_file(config).unlink(missing_ok=True)
 
 
-def start_local_head(config: Config) -> RayRun:
+def start_local_head(config: Config, warn: Callable[[str], None] = lambda line: None) -> RayRun:
     """Start a local Ray head that outlives this process, with the dashboard on loopback.
 
-    ``ray start --head --block`` runs in its own session; stopping that one process (``down``)
-    stops the head's raylet, GCS and workers, and no other Ray on the machine.
+    ``ray start --head --block`` leads a session of its own; ``down`` ends that session (every
+    process of this head, and no other Ray on the machine). The dashboard port must be free:
+    if the configured one is taken, another is used and ``warn`` says so; and the URL returned
+    is the one this head's dashboard registered, or none, never one that answers for another.
     """
     port = free_port()
-    dash_port = config.ray.dashboard_port or free_port()
+    dash_port = dashboard_port(config, warn)
     log = config.home / "run" / "ray-head.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -100,11 +102,44 @@ def start_local_head(config: Config) -> RayRun:
             break
         except (ConnectionError, RuntimeError) as exc:
             if time.monotonic() > deadline:
-                proc.terminate()
+                end_session(proc.pid, grace=2.0)
                 raise EngineNotRunning(f"the local Ray head did not come up in 90 s: {exc}; see {log}") from None
             time.sleep(0.25)
     address = ray.get_runtime_context().gcs_address
-    return RayRun(address, f"http://{config.ray.dashboard_host}:{dash_port}", owned=True, head_pid=proc.pid)
+    url = registered_dashboard(timeout=60.0)
+    if not url:
+        warn(f"the Ray dashboard did not start (port {dash_port}); see {log}")
+    elif not url.endswith(f":{dash_port}"):
+        warn(f"the Ray dashboard is on {url}, not on port {dash_port}")
+    return RayRun(address, url, owned=True, head_pid=proc.pid)
+
+
+def dashboard_port(config: Config, warn: Callable[[str], None]) -> int:
+    """The configured dashboard port if nothing listens there, else a free one (said with ``warn``)."""
+    wanted = config.ray.dashboard_port
+    if not wanted:
+        return free_port()
+    with socket.socket() as sock:
+        try:
+            sock.bind((config.ray.dashboard_host, wanted))
+            return wanted
+        except OSError as exc:
+            taken = exc
+    chosen = free_port()
+    warn(f"dashboard port {wanted} is in use ({taken.strerror}); this engine's dashboard takes port {chosen} "
+         f"(set ray.dashboard_port to choose another)")
+    return chosen
+
+
+def registered_dashboard(timeout: float) -> str:
+    """The URL this cluster's own dashboard registered once it was serving ("" if it did not
+    within ``timeout``): it comes from the head's GCS, so it is never another head's."""
+    deadline = time.monotonic() + timeout
+    while True:
+        url = _url(None)
+        if url or time.monotonic() > deadline:
+            return url
+        time.sleep(0.5)
 
 
 def ensure_auth_token() -> None:
@@ -112,56 +147,34 @@ def ensure_auth_token() -> None:
 
     ``RAY_AUTH_TOKEN`` / ``RAY_AUTH_TOKEN_PATH`` win when set; else Ray's default file, which
     is generated (never printed) when missing. Clients joining the cluster need the same mode.
+    The token gives full control of the cluster: the file is the user's alone (0600, made so
+    under umask 077, and tightened if an earlier version left it readable by others).
     """
     if os.environ["RAY_AUTH_MODE"] != "token" or os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
         return
-    if not (Path.home() / ".ray" / "auth_token").exists():
+    token = Path.home() / ".ray" / "auth_token"
+    if not token.exists():
         subprocess.run([str(Path(sys.executable).with_name("ray")), "get-auth-token", "--generate"],
-                       capture_output=True, check=False)  # output is the token: never shown
+                       capture_output=True, check=False, umask=0o077)  # output is the token: never shown
+    if token.exists() and token.stat().st_mode & 0o077:
+        token.chmod(0o600)
 
 
-def stop_local_head(run: RayRun, timeout: float = 2.0) -> None:
-    """Stop the head that `up` started (its whole process group).
+def stop_local_head(run: RayRun, grace: float = 2.0) -> list[int]:
+    """End the head that `up` started: every process of its session (module engine.processes).
 
     By now the engine is drained and the Store has closed the database: nothing of ours is left
     to save. Ray's own processes take their time over SIGTERM (the raylet alone ~10 s here, ~40 s
-    for the whole group), so after ``timeout`` the rest of the group is killed.
+    for the whole group), so after ``grace`` seconds the rest is killed. Returns the pids killed.
     """
     if ray.is_initialized():
         ray.shutdown()
-    if not run.head_pid:
-        return
-    try:
-        os.killpg(run.head_pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _group_alive(run.head_pid):
-            return
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(run.head_pid, signal.SIGKILL)
+    return end_session(run.head_pid, grace) if run.head_pid else []
 
 
-def _group_alive(pgid: int) -> bool:
-    """Is any process of the group still running? Zombies do not count: the `cmpctl up` that
-    started the head has exited, and a container's init may never reap them."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp …
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+def head_alive(run: RayRun) -> bool:
+    """Does the `ray start` process of an owned head still run (not merely its leftovers)?"""
+    return bool(run.head_pid) and run.head_pid in live_session_members(run.head_pid)
 
 
 #: Ray's worker processes take ports 10002-19999 (its --min/max-worker-port defaults)

@@ -12,14 +12,16 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import pyrage
 from aiohttp import web
 
+from netsim import TOKEN_ENV
 from netsim.app import SIM, Sim, add_api_routes
 from netsim.control import add_control_routes
 from netsim.faults import FaultSpec
@@ -34,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--token", required=True, help="bearer token every request must carry")
+    p.add_argument("--token-file", type=Path, metavar="FILE",
+                   help=f"file holding the bearer token every request must carry (default: ${TOKEN_ENV})")
+    p.add_argument("--token", help=argparse.SUPPRESS)  # refused: argv is world-readable (ps)
     p.add_argument("--drop-dir", type=Path, help="where to write Bill Cycle Change Response files")
     p.add_argument("--recipient", action="append", default=[], metavar="AGE1…",
                    help="age X25519 recipient of the drop files (repeatable; required with --drop-dir)")
@@ -60,7 +64,27 @@ def build_app(sim: Sim) -> web.Application:
     return app
 
 
-def make_sim(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Sim:
+def read_token(args: argparse.Namespace, parser: argparse.ArgumentParser, environ: Mapping[str, str]) -> str:
+    """The bearer token, from ``--token-file`` or the environment: never from argv, which every
+    user of the machine can read (``ps``, ``/proc/PID/cmdline``)."""
+    if args.token is not None:
+        parser.error(f"--token on the command line is visible to every user (ps); "
+                     f"use --token-file FILE or the environment variable {TOKEN_ENV}")
+    if args.token_file is not None:
+        try:
+            token = next(iter(args.token_file.read_text().splitlines()), "").strip()  # its first line
+        except OSError as exc:
+            parser.error(f"--token-file: cannot read {args.token_file}: {exc.strerror or exc}")
+        if not token:
+            parser.error(f"--token-file: {args.token_file} is empty")
+        return token
+    token = environ.get(TOKEN_ENV, "")
+    if not token:
+        parser.error(f"no token: give --token-file FILE or set {TOKEN_ENV}")
+    return token
+
+
+def make_sim(args: argparse.Namespace, parser: argparse.ArgumentParser, token: str) -> Sim:
     """Validate the options that argparse cannot (usage errors exit 2 with one clear line)."""
     try:
         faults = FaultSpec.parse(args.faults)
@@ -78,7 +102,7 @@ def make_sim(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Sim:
     if args.drop_interval <= 0 or args.timeout_hold < 0:
         parser.error("--drop-interval must be > 0 and --timeout-hold >= 0")
     try:
-        return Sim(args.token, faults,
+        return Sim(token, faults,
                    {"drop_dir": args.drop_dir, "recipients": args.recipient, "interval": args.drop_interval},
                    timeout_hold=args.timeout_hold)
     except pyrage.RecipientError as exc:
@@ -140,11 +164,12 @@ def loop_factory(choice: str, parser: argparse.ArgumentParser) -> Callable[[], a
     return uvloop.new_event_loop
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
+    """``environ``: where ``NETSIM_TOKEN`` is read (default: this process's environment)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        sim = make_sim(args, parser)
+        sim = make_sim(args, parser, read_token(args, parser, os.environ if environ is None else environ))
         factory = loop_factory(args.loop, parser)
     except SystemExit as exc:  # usage error (2) or --help (0): a code, not an exception
         return exc.code if isinstance(exc.code, int) else 2

@@ -25,6 +25,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterable
 
+from netsim import TOKEN_ENV
+
 DEFAULT_TOKEN = "netsim-test-token"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
@@ -34,11 +36,13 @@ class NetsimError(RuntimeError):
 
 
 class NetsimProcess:
-    def __init__(self, args: list[str], token: str, *, start_timeout: float = 20.0) -> None:
-        self.token = token
+    def __init__(self, args: list[str], token: str | None, *, start_timeout: float = 20.0) -> None:
+        self.token = token or ""
         self._stderr = tempfile.NamedTemporaryFile(prefix="netsim-", suffix=".stderr", delete=False)
         self._stderr_final: str | None = None
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+        if token is not None:  # the environment, not argv: `ps` shows every user the command line
+            env[TOKEN_ENV] = token
         # Importable even when the project is not installed into the interpreter.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -166,11 +170,14 @@ class NetsimProcess:
         return self._control("GET", "/_sim/traces")["traces"]
 
 
-def start_netsim(*, token: str = DEFAULT_TOKEN, drop_dir: str | os.PathLike[str] | None = None,
+def start_netsim(*, token: str | None = DEFAULT_TOKEN, drop_dir: str | os.PathLike[str] | None = None,
                  recipients: Iterable[str] = (), faults: str = "",
                  extra_args: Iterable[str] = (), start_timeout: float = 20.0) -> NetsimProcess:
-    """Start ``python -m netsim --port 0 …``; use as a context manager (stops it on exit)."""
-    args = ["--port", "0", f"--token={token}"]  # "=": a token may start with "-"
+    """Start ``python -m netsim --port 0 …``; use as a context manager (stops it on exit).
+
+    ``token`` reaches netsim in its environment (``NETSIM_TOKEN``); ``None`` passes none (give
+    ``--token-file`` in ``extra_args``)."""
+    args = ["--port", "0"]
     if drop_dir is not None:
         args += ["--drop-dir", os.fspath(drop_dir)]
     for recipient in recipients:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -562,14 +563,34 @@ def test_bcc_fault_mode_injects_and_reports_every_difference(tmp_path):
 
 
 # ---------------------------------------------------------------------- command line
-def test_usage_errors_exit_2_without_serving(tmp_path):
-    assert netsim_main(["--token", "t", "--faults", "bogus=1"]) == 2
-    assert netsim_main(["--token", "t", "--drop-dir", str(tmp_path)]) == 2  # no recipient
-    assert netsim_main(["--token", "t", "--drop-dir", str(tmp_path), "--recipient", "age1nope"]) == 2
+def test_usage_errors_exit_2_without_serving(tmp_path, monkeypatch):
+    monkeypatch.setenv("NETSIM_TOKEN", "t")
+    assert netsim_main(["--faults", "bogus=1"]) == 2
+    assert netsim_main(["--drop-dir", str(tmp_path)]) == 2  # no recipient
+    assert netsim_main(["--drop-dir", str(tmp_path), "--recipient", "age1nope"]) == 2
+    monkeypatch.delenv("NETSIM_TOKEN")
     assert netsim_main(["--port", "0"]) == 2  # no token
-    out = subprocess.run([sys.executable, "-m", "netsim", "--token", "t", "--faults", "error=7"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run([sys.executable, "-m", "netsim", "--faults", "error=7"], capture_output=True, text=True,
+                         timeout=30, env={**os.environ, "NETSIM_TOKEN": "t"})
     assert out.returncode == 2 and "error" in out.stderr and out.stdout == ""
+
+
+def test_the_token_is_never_on_the_command_line(tmp_path, capsys):
+    # argv is world-readable (ps, /proc/PID/cmdline): the token comes from the environment or a file
+    with start_netsim(token="s3cret-never-in-argv") as sim:
+        cmdline = Path(f"/proc/{sim.pid}/cmdline").read_bytes()
+        assert b"s3cret" not in cmdline and sim.stats()["executions"] == 0
+    assert netsim_main(["--token", "t"]) == 2
+    assert "--token-file" in capsys.readouterr().err  # says what to use instead
+    token_file = tmp_path / "token"
+    token_file.write_text("from-a-file\n")
+    token_file.chmod(0o600)
+    with start_netsim(token=None, extra_args=["--token-file", str(token_file)]) as sim:
+        assert sim.request("GET", "/_sim/stats", token="from-a-file")[0] == 200
+        assert sim.request("GET", "/_sim/stats", token="from-a-file-not")[0] == 401
+    missing = tmp_path / "nope"
+    assert netsim_main(["--token-file", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
 
 
 def test_a_token_that_starts_with_a_dash_is_still_a_token():

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.config.coerce import to_dict
-from engine.config.core import KeysConfig, LoadConfig, RayConfig, TelemetryConfig
+from engine.config.core import KeysConfig, LoadConfig, RayConfig, ShutdownConfig, TelemetryConfig
 from engine.config.daemons import DAEMON_NAMES, DaemonConfig, DaemonsConfig, EndpointConfig, NetworkConfig
 from engine.config.extract import BillCycleConfig, ExtractConfig, PartnerConfig
 from engine.config.loader import ENV_PREFIX, default_home, load_config
@@ -67,6 +67,7 @@ __all__ = [
     "PartnerConfig",
     "ProbeConfig",
     "RayConfig",
+    "ShutdownConfig",
     "ScheduleConfig",
     "SchedulerConfig",
     "Secret",

@@ -1,4 +1,4 @@
-"""The sections of how the engine runs: Ray, loading, telemetry and keys."""
+"""The sections of how the engine runs: Ray, shutdown, loading, telemetry and keys."""
 
 from __future__ import annotations
 
@@ -13,6 +13,21 @@ class RayConfig:
     dashboard_port: int = 8265  # dashboard port of a local head
     num_cpus: int = 0  # 0: all cores of this machine (local Ray only)
     home_shared: bool = False  # true: every node mounts the home at the same path (load shards then spread over the nodes)
+
+
+@dataclass(frozen=True)
+class ShutdownConfig:
+    """Deadlines of `cmpctl down`'s steps: what has not stopped by then is killed, so down always ends."""
+
+    supervisor_seconds: float = 30.0  # the Supervisor stops watching (so it restarts nothing)
+    daemons_seconds: float = 120.0  # daemons, scheduler and probes finish the work in hand, all at once
+    store_seconds: float = 180.0  # claims released, then the Store lets a running job end and checkpoints
+    ray_head_seconds: float = 2.0  # then what is left of a local head is killed (on SIGTERM alone its raylet took ~10 s)
+
+    def __post_init__(self) -> None:
+        for name in ("supervisor_seconds", "daemons_seconds", "store_seconds", "ray_head_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
 
 
 @dataclass(frozen=True)
@@ -43,4 +58,5 @@ class KeysConfig:
     recipients: tuple[str, ...] = ()  # extra recipients of outbound files (partners)
 
 
-__all__ = ["KeysConfig", "LoadConfig", "OTLP_PROTOCOLS", "RayConfig", "TELEMETRY_EXPORTERS", "TelemetryConfig"]
+__all__ = ["KeysConfig", "LoadConfig", "OTLP_PROTOCOLS", "RayConfig", "ShutdownConfig", "TELEMETRY_EXPORTERS",
+           "TelemetryConfig"]

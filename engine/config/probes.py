@@ -37,6 +37,7 @@ class ProbeConfig:
     keep_firing_for_seconds: float = 0.0  # back to normal this long before the alert resolves
     recipients: tuple[str, ...] = ("log:",)  # log: | webhook:URL | email:ADDRESS | file:PATH
     enabled: bool = True  # false: not run (a built-in probe is switched off this way)
+    timeout_seconds: float = 5.0  # a measurement still running then is interrupted: outcome "probe failed"
 
     def __post_init__(self) -> None:
         for name in ("warning", "severe"):
@@ -56,6 +57,8 @@ class ProbeConfig:
             raise ValueError("interval_seconds must be positive (or give cron)")
         if min(self.window_seconds, self.for_seconds, self.keep_firing_for_seconds, self.max_wait_seconds) < 0:
             raise ValueError("window, for, keep_firing_for and max_wait seconds cannot be negative")
+        if self.timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
         for recipient in self.recipients:
             check_recipient(recipient)
 
@@ -96,10 +99,11 @@ class SmtpConfig:
     host: str = "127.0.0.1"  # the SMTP server of email: recipients
     port: int = 25  # 587 with starttls = true, typically
     sender: str = "cmp-provisioning@localhost"  # the From address
-    starttls: bool = False  # upgrade the connection with STARTTLS before any login
+    starttls: bool = False  # upgrade with STARTTLS, the certificate verified, before any login (a login needs it)
     user: str = ""  # empty: no login
     password: Secret = Secret("")  # the login's password; kept out of logs
     timeout_seconds: float = 10.0  # connect and each SMTP command
+    ca_file: str = ""  # PEM file of a private CA to trust instead of the system's (relative: to the home)
 
 
 @dataclass(frozen=True)

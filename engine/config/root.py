@@ -6,7 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.config.core import OTLP_PROTOCOLS, TELEMETRY_EXPORTERS, KeysConfig, LoadConfig, RayConfig, TelemetryConfig
+from engine.config.core import (OTLP_PROTOCOLS, TELEMETRY_EXPORTERS, KeysConfig, LoadConfig, RayConfig, ShutdownConfig,
+                                TelemetryConfig)
 from engine.config.daemons import DaemonsConfig, NetworkConfig
 from engine.config.extract import BillCycleConfig, ExtractConfig
 from engine.config.probes import NotifyConfig, ProbeConfig, builtin_probes
@@ -20,6 +21,7 @@ CONFIG_FILE = "cmp.toml"
 class Config:
     home: Path = Path("~/.cmp").expanduser()  # load_config sets the real one; never a literal "~" folder
     ray: RayConfig = RayConfig()
+    shutdown: ShutdownConfig = ShutdownConfig()  # deadlines of `cmpctl down`
     network: NetworkConfig = NetworkConfig()
     daemons: DaemonsConfig = DaemonsConfig()
     load: LoadConfig = LoadConfig()

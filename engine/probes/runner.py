@@ -1,8 +1,9 @@
 """Running probes: measure, classify, store the results, move the alerts, notify.
 
 Runs where the database is (the Store's process, on a cursor it is given). One run of a probe:
-1. measure — its kind's query (or the operator's SQL) gives a reading per subject; an error
-   here is the outcome "probe failed" with the error as detail, never an exception;
+1. measure — its kind's query (or the operator's SQL) gives a reading per subject, on a cursor
+   of its own and within the probe's ``timeout_seconds`` (engine/probes/limits.py); an error or
+   the time limit here is the outcome "probe failed" with the reason, never an exception;
 2. in one transaction — a probe_results row per subject and one alert step per subject
    (subjects whose alert is open but that no longer appear count as back to normal);
 3. after the commit — each alert event goes to every recipient, each delivery a notifications
@@ -12,7 +13,6 @@ Runs where the database is (the Store's process, on a cursor it is given). One r
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,14 +27,14 @@ from engine.notify import deliver
 from engine.probes import alerts
 from engine.probes.clock import Clock, utc_now
 from engine.probes.kinds import KINDS, Reading
+from engine.probes.limits import ProbeLocks, TimeLimit, own_cursor
 from engine.probes.sql_probe import sql_reading
 
 OUTCOMES = ("success", "warning", "severe", "probe failed")  # in rising order of badness
 
-# One run (or definition sync) at a time per process: the probe actor's periodic run and a
-# `cmpctl probes run` would otherwise write the same alert and probe rows at once (a DuckDB
-# write-write conflict). Re-entrant: run_due holds it across its runs.
-RUN_LOCK = threading.RLock()
+#: Runs of one probe in turn, definition syncs in turn, everything else side by side (see
+#: engine/probes/limits.py). Per process: the Store's is the only one that runs probes.
+LOCKS = ProbeLocks()
 
 
 def classify(p: ProbeConfig, reading: Reading) -> str:
@@ -83,7 +83,7 @@ class ProbeRunner:
         now = self.clock()
         rows = [(name, p.stage, p.category, p.type, json.dumps(to_dict(p)), p.enabled, now)
                 for name, p in sorted(self.probes.items())]
-        with RUN_LOCK:
+        with LOCKS.sync:
             self._sync(rows, now)
 
     def _sync(self, rows: list[tuple], now: datetime) -> None:
@@ -113,23 +113,22 @@ class ProbeRunner:
         return [name for name, p in sorted(self.probes.items()) if p.enabled and _is_due(p, last.get(name), now)]
 
     def run_due(self) -> list[ProbeRun]:
-        with RUN_LOCK:
-            now = self.clock()
-            return [self.run(name, now=now) for name in self.due(now)]
+        now = self.clock()
+        return [self.run(name, now=now) for name in self.due(now)]
 
     # -- one run --------------------------------------------------------------------------------
 
     def run(self, name: str, *, now: datetime | None = None) -> ProbeRun:
         p = self.get(name)
-        with RUN_LOCK, telemetry.span(f"probe {name}", attributes={"probe.type": p.type, "probe.kind": p.kind}) as sp:
+        with LOCKS.of(name), telemetry.span(f"probe {name}", attributes={"probe.type": p.type,
+                                                                          "probe.kind": p.kind}) as sp:
             now = now or self.clock()
             self._trace_id = telemetry.trace_id_of(sp)
             try:
-                readings = self._measure(p, now)
+                readings = self._measure(name, p, now)
                 error = None
             except Exception as exc:  # any failure to measure is the outcome "probe failed"
                 readings, error = [], f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
-                _rollback_quietly(self.con)
             run = ProbeRun(name, now, "probe failed" if error else "success", error=error)
             events = self._record(name, p, readings, error, now, run)
             for event in events:
@@ -139,10 +138,17 @@ class ProbeRunner:
                                           "probe.events": len(run.events)})
             return run
 
-    def _measure(self, p: ProbeConfig, now: datetime) -> list[Reading]:
-        if p.type == "SQL":
-            return sql_reading(self.con, p, now)
-        return KINDS[p.kind].measure(self.con, p, now)
+    def _measure(self, name: str, p: ProbeConfig, now: datetime) -> list[Reading]:
+        """The readings, measured on a cursor of their own that is interrupted at the time limit."""
+        with own_cursor(self.con) as cur, TimeLimit(cur, p.timeout_seconds) as limit:
+            try:
+                return sql_reading(cur, p, now) if p.type == "SQL" else KINDS[p.kind].measure(cur, p, now)
+            except duckdb.Error:
+                _rollback_quietly(cur)
+                if limit.expired:
+                    raise TimeoutError(f"interrupted at its time limit of {p.timeout_seconds:g} s "
+                                       f"(probes.{name}.timeout_seconds)") from None
+                raise
 
     def _record(self, name: str, p: ProbeConfig, readings: list[Reading], error: str | None, now: datetime,
                 run: ProbeRun) -> list[alerts.AlertEvent]:
@@ -192,9 +198,10 @@ class ProbeRunner:
                "severity": event.severity, "value": event.value, "message": event.message,
                "at": event.at.isoformat(), "stage": p.stage, "category": p.category, "type": p.type}
         deliveries = [deliver(recipient, doc, self.notify, self.home) for recipient in p.recipients]
-        self.con.executemany(
-            "INSERT INTO notifications (alert_id, event, recipient, sent_at, ok, error) VALUES (?, ?, ?, ?, ?, ?)",
-            [(event.alert_id, event.event, d.recipient, event.at, d.ok, d.error) for d in deliveries])
+        if deliveries:  # recipients = [] is allowed (history only); DuckDB refuses an empty executemany
+            self.con.executemany(
+                "INSERT INTO notifications (alert_id, event, recipient, sent_at, ok, error) VALUES (?, ?, ?, ?, ?, ?)",
+                [(event.alert_id, event.event, d.recipient, event.at, d.ok, d.error) for d in deliveries])
         return {**doc, "deliveries": [asdict(d) for d in deliveries]}
 
 
@@ -223,4 +230,4 @@ def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
         pass  # no transaction was open
 
 
-__all__ = ["OUTCOMES", "ProbeRun", "ProbeRunner", "RUN_LOCK", "classify", "worst"]
+__all__ = ["LOCKS", "OUTCOMES", "ProbeRun", "ProbeRunner", "classify", "worst"]

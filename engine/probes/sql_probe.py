@@ -1,27 +1,26 @@
 """SQL probes: an operator's own query, run read-only, whose one number is the probe's value.
 
-Read-only twice over: the text must parse as exactly one SELECT statement, and it runs inside a
-transaction that is always rolled back. And it reads the database only: DuckDB's SELECT can
-also read any file the Store's process may open (``read_csv('/etc/…')``, ``FROM 'x.parquet'``,
-``glob``) or its environment (``getenv``), so the parsed statement (``json_serialize_sql``) may
-name only plain tables, views and CTEs, and no table function but the row generators below.
+Read-only three times over: the text must parse as exactly one SELECT statement; everything it
+names must be on the allow-lists of engine/probes/sql_policy.py (the engine's tables and views,
+row generators, functions without side effects that read no setting, file or environment);
+and it runs inside a transaction that is always rolled back. The runner gives it a cursor of
+its own and interrupts it at the probe's time limit (engine/probes/runner.py).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime
-from typing import Any, Iterator
 
 import duckdb
 
 from engine.config import ProbeConfig
 from engine.errors import UsageError
 from engine.probes.kinds import Reading
+from engine.probes.sql_policy import catalog_names, check_probe_query
 
 
-def check_read_only(query: str) -> None:
+def check_read_only(query: str, con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse ``query`` unless it is one SELECT naming only what a probe may (see sql_policy)."""
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
@@ -31,52 +30,13 @@ def check_read_only(query: str) -> None:
         kinds = ", ".join(s.type.name for s in statements) or "nothing"
         raise UsageError(f"a probe query must be exactly one SELECT statement, got {kinds}",
                          hint="probes only read: write it as SELECT … returning one number")
-    check_reads_only_the_database(query)
-
-
-#: table functions that only generate rows (everything else, read_csv to glob, reads outside)
-ALLOWED_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
-#: scalar functions that reach outside the database
-DENIED_FUNCTIONS = frozenset({"getenv"})
-_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def check_reads_only_the_database(query: str) -> None:
-    """Refuse a query that names a file, a table function that reads one, or the environment."""
-    with duckdb.connect() as scratch:  # parsing needs no data: never the Store's connection
-        tree = json.loads(scratch.execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0])
-    if tree.get("error"):
-        raise UsageError(f"probe query does not parse: {tree.get('error_message', '?')}",
-                         hint="fix the query in [probes.<name>] query")
-    for node in _nodes(tree):
-        kind = node.get("type")
-        if kind == "TABLE_FUNCTION":
-            name = (node.get("function") or {}).get("function_name", "?")
-            if name not in ALLOWED_TABLE_FUNCTIONS:
-                raise UsageError(f"a probe query may read only the engine's tables: {name}() reads outside the database",
-                                 hint="query the engine's tables and views; row generators "
-                                      f"({', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))}) are allowed")
-        elif kind == "BASE_TABLE" and not _PLAIN_NAME.match(node.get("table_name", "")):
-            raise UsageError(f"a probe query may read only the engine's tables: {node.get('table_name')!r} is a file",
-                             hint="name a table or view of the engine's database")
-        elif node.get("class") == "FUNCTION" and node.get("function_name") in DENIED_FUNCTIONS:
-            raise UsageError(f"a probe query may not call {node['function_name']}(): it reads the Store's environment",
-                             hint="put the value in the probe's thresholds instead")
-
-
-def _nodes(tree: Any) -> Iterator[dict]:
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            yield node
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+    engine, others = catalog_names(con)
+    (database,) = con.execute("SELECT current_database()").fetchall()[0]
+    check_probe_query(query, engine, others, database)
 
 
 def sql_reading(con: duckdb.DuckDBPyConnection, p: ProbeConfig, now: datetime) -> list[Reading]:
-    check_read_only(p.query)
+    check_read_only(p.query, con)
     con.execute("BEGIN TRANSACTION")
     try:
         rows = con.execute(p.query).fetchmany(2)
@@ -95,4 +55,4 @@ def sql_reading(con: duckdb.DuckDBPyConnection, p: ProbeConfig, now: datetime) -
     return [Reading(p.subject or "query", number, None, f"query returned {number:g}")]
 
 
-__all__ = ["ALLOWED_TABLE_FUNCTIONS", "check_read_only", "check_reads_only_the_database", "sql_reading"]
+__all__ = ["check_read_only", "sql_reading"]

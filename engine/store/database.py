@@ -6,6 +6,7 @@ open it read-only for audits when no engine runs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 def connect(path: Path | str, *, read_only: bool = False, migrate: bool = True) -> duckdb.DuckDBPyConnection:
     """Open the database at ``path`` (created if missing) and run pending migrations."""
     path = Path(path)
+    new = not read_only and not path.exists()
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     elif not path.exists():
@@ -39,6 +41,8 @@ def connect(path: Path | str, *, read_only: bool = False, migrate: bool = True) 
                 "or stop it with `cmpctl down`",
             ) from None
         raise StoreError(f"cannot open {path}: {exc}") from None
+    if new:  # it will hold personal data: the owner's alone, whatever the umask (engine/permissions.py)
+        os.chmod(path, 0o600)
     # Bulk loads do not need insertion order, and keeping it costs memory and speed.
     con.execute("SET preserve_insertion_order = false")
     if migrate and not read_only:
